@@ -1,0 +1,56 @@
+"""Group-relative advantages (GRPO, spec section 2).
+
+For a group of G completions of one prompt with rewards r_1..r_G:
+
+    A_i = (r_i - mean(r)) / (std(r) + eps)
+
+The paper writes the population standard deviation; TRL uses the sample (Bessel-corrected) one.
+Both are offered. Groups of one completion and groups with constant reward get advantage 0, never
+``nan``: there is nothing to compare against.
+"""
+
+from __future__ import annotations
+
+import torch
+
+SCALES = ("group", "batch", "none")
+STDS = ("population", "sample")
+
+
+def group_advantages(
+    rewards: torch.Tensor,
+    scale: str = "group",
+    std: str = "population",
+    eps: float = 1e-6,
+) -> torch.Tensor:
+    """Advantages for ``rewards`` (P, G): P prompts, G completions each. Returns (P, G).
+
+    ``scale``: ``"group"`` divides by each group's std (GRPO), ``"batch"`` by the std of the whole
+    batch, ``"none"`` only centres (Dr. GRPO).
+
+    >>> group_advantages(torch.tensor([[1.0, 0.0]]), eps=0.0).tolist()
+    [[1.0, -1.0]]
+    >>> group_advantages(torch.tensor([[1.0, 1.0], [0.0, 2.0]]), scale="none").tolist()
+    [[0.0, 0.0], [-1.0, 1.0]]
+    """
+    if rewards.dim() != 2:
+        raise ValueError(f"rewards must be (P, G), got shape {tuple(rewards.shape)}")
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; valid: {', '.join(SCALES)}")
+    if std not in STDS:
+        raise ValueError(f"unknown std {std!r}; valid: {', '.join(STDS)}")
+    rewards = rewards.float()
+    _, G = rewards.shape
+    centred = rewards - rewards.mean(dim=1, keepdim=True)  # (P, G)
+    if scale == "none":
+        return centred
+    if G == 1 and scale == "group":
+        return torch.zeros_like(rewards)
+    unbiased = std == "sample"
+    if scale == "group":
+        sigma = rewards.std(dim=1, keepdim=True, unbiased=unbiased)  # (P, 1)
+    else:
+        sigma = rewards.std(unbiased=unbiased) if rewards.numel() > 1 else rewards.new_zeros(())
+    # Constant groups have centred == 0 and sigma == 0; dividing by 1 there keeps them at 0 even with eps = 0.
+    denominator = torch.where(sigma > 0, sigma + eps, torch.ones_like(sigma))
+    return centred / denominator
