@@ -7,6 +7,9 @@ Arguments are keyword-only; the trainer passes each loss the tensors its signatu
 Shapes: ``logp``, ``old_logp``, ``teacher_logp``, ``ref_logp``, ``mask`` are (B, T);
 ``advantages`` and ``rewards`` are (B,), one value per completion.
 
+``token_weights`` (B, T), where given, multiplies the policy term of each token before any KL term
+is added (TRL applies its vLLM importance-sampling correction this way).
+
 Padding: every per-token input is replaced by 0 where ``mask`` is false before any arithmetic, so
 padded values, even ``inf``, can move neither the loss nor the gradients.
 """
@@ -32,6 +35,11 @@ LOSSES: Registry[LossFn] = Registry("loss")
 def _zero_padding(mask: torch.Tensor, *tensors: torch.Tensor | None) -> list[torch.Tensor | None]:
     valid = mask.bool()
     return [None if t is None else torch.where(valid, t, torch.zeros_like(t)) for t in tensors]
+
+
+def _weighted(per_token: torch.Tensor, token_weights: torch.Tensor | None) -> torch.Tensor:
+    """Scale the policy term per token, e.g. by vLLM's importance-sampling correction (TRL's order: before KL)."""
+    return per_token if token_weights is None else per_token * token_weights
 
 
 def _surrogate_metrics(
@@ -61,10 +69,12 @@ def grpo_loss(
     ref_logp: torch.Tensor | None = None,
     beta: float = 0.0,
     kl_estimator: str = "k3",
+    token_weights: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, Metrics]:
     """GRPO's clipped surrogate (spec section 2), plus ``beta * KL(pi_S || pi_ref)`` when beta > 0."""
     logp, old_logp, ref_logp = _zero_padding(mask, logp, old_logp, ref_logp)
     per_token, ratio = clipped_surrogate(logp - old_logp, advantages, eps_low, eps_high)  # (B, T)
+    per_token = _weighted(per_token, token_weights)
     metrics, _, _ = _surrogate_metrics(ratio, advantages, mask, eps_low, eps_high)
     if beta != 0.0:
         if ref_logp is None:
@@ -90,6 +100,7 @@ def trrd_loss(
     eps_high: float = 0.28,
     aggregation: str = "seq_mean_token_mean",
     norm_constant: float | None = None,
+    token_weights: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, Metrics]:
     """Trust Region Ratio Distillation (spec section 3): GRPO's surrogate on the teacher-anchored ratio.
 
@@ -103,6 +114,7 @@ def trrd_loss(
     logp, old_logp, teacher_logp = _zero_padding(mask, logp, old_logp, teacher_logp)
     log_ratio = trrd_log_ratio(logp, old_logp, teacher_logp, alpha, clamp)  # (B, T)
     per_token, ratio = clipped_surrogate(log_ratio, advantages, eps_low, eps_high)  # (B, T)
+    per_token = _weighted(per_token, token_weights)
     low, high = clip_flags(ratio, advantages, eps_low, eps_high)
     metrics = trrd_metrics(
         logp=logp,
@@ -135,6 +147,7 @@ def kdrl_loss(
     eps_high: float = 0.28,
     aggregation: str = "seq_mean_token_mean",
     norm_constant: float | None = None,
+    token_weights: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, Metrics]:
     """KDRL (spec section 6): GRPO's surrogate plus ``kd_beta * KL(pi_S || pi_T)`` on student rollouts.
 
@@ -144,6 +157,7 @@ def kdrl_loss(
     """
     logp, old_logp, teacher_logp = _zero_padding(mask, logp, old_logp, teacher_logp)
     per_token, ratio = clipped_surrogate(logp - old_logp, advantages, eps_low, eps_high)  # (B, T)
+    per_token = _weighted(per_token, token_weights)
     metrics, _, _ = _surrogate_metrics(ratio, advantages, mask, eps_low, eps_high)
     kd = kl_estimate(logp, teacher_logp, kd_estimator)  # (B, T)
     kd_mask = mask.bool()

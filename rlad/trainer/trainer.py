@@ -1,0 +1,221 @@
+"""``RLADTrainer``: TRL's GRPOTrainer with a teacher inside the objective (RLAD, Zhang et al. 2026).
+
+One batch, top to bottom (spec section 5):
+
+1. Rollouts: TRL samples G completions per prompt (HF generate or vLLM) and scores them with the
+   reward functions; its group advantages are used unchanged.
+2. Scoring: :meth:`_generate_and_score_completions` adds the teacher's log-prob of every sampled
+   token, once per generated batch (not per optimisation step), with no gradient, via the teacher
+   backend (:mod:`rlad.teacher`). It also keeps each completion's reward and its group's success rate.
+3. Selection: the optional explicit gates (:mod:`rlad.objectives.gates`) choose per sequence whether
+   the teacher anchors its trust region.
+4. Update: :meth:`_compute_loss` calls one pure objective from :data:`rlad.objectives.LOSSES`
+   (``trrd``, ``kdrl``, ``grpo``, ``opd``). This is where the teacher enters the ratio.
+
+What is overridden from ``trl.GRPOTrainer`` (TRL pinned to 1.16.x) and why:
+
+* ``__init__``: load the teacher and run the tokenizer pre-flight check before any training.
+* ``_calculate_rewards``: keep the (all-process) rewards so gates and logs can see them.
+* ``_generate_and_score_completions``: add teacher log-probs, rewards and group success rates.
+* ``_compute_loss``: replace TRL's loss maths with our registered objectives; everything else TRL
+  does there (student log-probs, old log-probs, gradient-accumulation scaling, metric logging)
+  is kept the same, so ``loss="grpo"`` reproduces TRL's GRPO to float rounding.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from typing import Any
+
+import torch
+from transformers import PreTrainedModel
+from trl import GRPOTrainer
+
+from rlad.objectives import LOSSES, coefficient_at, gated_alpha, imitation_gates
+from rlad.teacher import (
+    LocalTeacher,
+    TeacherScorer,
+    check_tokenizers_match,
+    load_teacher_model,
+    load_teacher_tokenizer,
+)
+from rlad.trainer.config import RLADConfig
+from rlad.trainer.teacher_rollouts import TeacherRollouts
+
+
+class RLADTrainer(GRPOTrainer):
+    """Train a student with RL on verifiable rewards while a frozen teacher shapes each update.
+
+    ``teacher`` may be a :class:`~rlad.teacher.TeacherScorer` (any backend), a loaded
+    ``PreTrainedModel`` (then pass ``teacher_tokenizer`` unless it can be loaded from the model's
+    ``name_or_path``), or omitted to load ``args.teacher_model``.
+    """
+
+    def __init__(
+        self,
+        model: str | PreTrainedModel,
+        reward_funcs: Any,
+        args: RLADConfig,
+        train_dataset: Any = None,
+        eval_dataset: Any = None,
+        processing_class: Any = None,
+        teacher: TeacherScorer | PreTrainedModel | None = None,
+        teacher_tokenizer: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(args, RLADConfig):
+            raise TypeError(f"RLADTrainer needs an RLADConfig, got {type(args).__name__}")
+        if args.needs_teacher and teacher is None and args.teacher_model is None:
+            raise ValueError(f"loss={args.loss!r} needs a teacher: set teacher_model or pass teacher=")
+        teacher_model = None
+        if teacher is None and args.teacher_model is not None and args.needs_teacher:
+            teacher_model = load_teacher_model(args.teacher_model, args.teacher_dtype)  # fails fast on bad paths
+            teacher_tokenizer = teacher_tokenizer or load_teacher_tokenizer(args.teacher_model)
+        super().__init__(
+            model=model,
+            reward_funcs=reward_funcs,
+            args=args,
+            train_dataset=train_dataset,
+            eval_dataset=eval_dataset,
+            processing_class=processing_class,
+            **kwargs,
+        )
+        self.teacher = self._build_teacher(teacher if teacher is not None else teacher_model, teacher_tokenizer)
+        self.loss_fn = LOSSES.get(args.loss)
+        self._loss_params = set(inspect.signature(self.loss_fn).parameters)
+        self.teacher_rollouts = TeacherRollouts(self) if args.teacher_rollouts_per_prompt > 0 else None
+        self._last_rewards_per_func: torch.Tensor | None = None
+
+    # ----------------------------------------------------------------------------------- teacher set-up
+    def _build_teacher(self, teacher: Any, teacher_tokenizer: Any) -> TeacherScorer | None:
+        if teacher is None:
+            return None
+        if isinstance(teacher, PreTrainedModel):
+            if teacher_tokenizer is None:
+                teacher_tokenizer = load_teacher_tokenizer(teacher.name_or_path)
+            teacher = LocalTeacher(
+                teacher,
+                teacher_tokenizer,
+                device=self.accelerator.device,
+                temperature=self.temperature,
+                batch_size=self.args.teacher_batch_size,
+            )
+        if not isinstance(teacher, TeacherScorer):
+            raise TypeError(f"teacher must be a TeacherScorer or a PreTrainedModel, got {type(teacher).__name__}")
+        rows = None
+        if isinstance(teacher, LocalTeacher):
+            rows = teacher.model.get_output_embeddings().weight.shape[0]
+        check_tokenizers_match(self.processing_class, teacher.tokenizer, teacher_embedding_rows=rows)
+        return teacher
+
+    # ---------------------------------------------------------------------------- rollouts and scoring
+    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        self._last_rewards_per_func = rewards_per_func  # (N_all_processes, n_funcs)
+        return rewards_per_func
+
+    def _generate_and_score_completions(self, inputs):
+        output = super()._generate_and_score_completions(inputs)
+        mode = "train" if self.model.training else "eval"
+        rewards, group_success = self._local_rewards(len(inputs), mode)
+        output["rewards"], output["group_success"] = rewards, group_success
+        if self.teacher_rollouts is not None and mode == "train":
+            output = self.teacher_rollouts.apply(inputs, output)
+        if self.teacher is not None and self.args.loss != "grpo":
+            start = time.perf_counter()
+            output["teacher_per_token_logps"] = self.teacher.score(
+                output["prompt_ids"], output["prompt_mask"], output["completion_ids"], output["completion_mask"]
+            )  # (B, T)
+            self._metrics[mode]["timing/teacher_scoring_s"].append(time.perf_counter() - start)
+        return output
+
+    def _local_rewards(self, num_local: int, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """This process's total rewards (B,) and the success rate of each completion's group (B,)."""
+        per_func = self._last_rewards_per_func  # (N, n_funcs) over all processes
+        rewards = (per_func * self.reward_weights.to(per_func.device).unsqueeze(0)).nansum(dim=1)  # (N,)
+        G = self.num_generations if mode == "train" else self.num_generations_eval
+        success = (rewards >= self.args.success_threshold).float().view(-1, G).mean(dim=1)  # (N / G,)
+        group_success = success.repeat_interleave(G)  # (N,)
+        local = slice(self.accelerator.process_index * num_local, (self.accelerator.process_index + 1) * num_local)
+        return rewards[local], group_success[local]
+
+    # ------------------------------------------------------------------------------------------ update
+    def _compute_loss(self, model, inputs):
+        prompt_ids, prompt_mask = inputs["prompt_ids"], inputs["prompt_mask"]
+        completion_ids, completion_mask = inputs["completion_ids"], inputs["completion_mask"]
+        input_ids = torch.cat([prompt_ids, completion_ids], dim=1)  # (B, P + T)
+        attention_mask = torch.cat([prompt_mask, completion_mask], dim=1)  # (B, P + T)
+        logits_to_keep = completion_ids.size(1)
+        mask = completion_mask if "tool_mask" not in inputs else completion_mask * inputs["tool_mask"]  # (B, T)
+
+        logp, entropies, _ = self._get_per_token_logps_and_entropies(
+            model, input_ids, attention_mask, logits_to_keep, compute_entropy=True
+        )  # (B, T) each
+        old_logp = inputs.get("old_per_token_logps")
+        old_logp = logp.detach() if old_logp is None else old_logp  # (B, T)
+        mode = "train" if self.model.training else "eval"
+
+        available = {
+            "logp": logp,
+            "old_logp": old_logp,
+            "teacher_logp": inputs.get("teacher_per_token_logps"),
+            "ref_logp": inputs.get("ref_per_token_logps"),
+            "advantages": inputs["advantages"],
+            "mask": mask,
+            "rewards": inputs["rewards"],
+            "group_success": inputs["group_success"],
+            "token_weights": inputs.get("importance_sampling_ratio"),
+        }
+        params, extra_metrics = self._loss_hyperparameters(available)
+        call = {k: v for k, v in {**available, **params}.items() if k in self._loss_params and v is not None}
+        loss, metrics = self.loss_fn(**call)
+        if mode == "train":
+            loss = loss / self.current_gradient_accumulation_steps  # TRL's scaling for gradient accumulation
+
+        metrics = {**metrics, **extra_metrics}
+        metrics["entropy"] = (entropies * mask).sum() / mask.sum().clamp(min=1)
+        self._log_loss_metrics(mode, metrics)
+        return loss
+
+    def _loss_hyperparameters(self, tensors: dict[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """The floats each objective takes, from the config; TRRD's alpha per sequence when gates are on."""
+        args = self.args
+        params: dict[str, Any] = {
+            "eps_low": self.epsilon_low,
+            "eps_high": self.epsilon_high,
+            "aggregation": args.aggregation,
+            "norm_constant": args.max_completion_length,
+            "beta": self.beta,
+            "alpha": args.alpha,
+            "clamp": args.teacher_log_ratio_clamp,
+            "kd_estimator": args.kd_estimator,
+            "kd_mask_above_reward": args.kd_mask_above_reward,
+            "kd_beta": coefficient_at(
+                self.state.global_step, max(self.state.max_steps, 1), args.kd_beta, args.kd_beta_end, args.kd_schedule
+            ),
+        }
+        metrics: dict[str, torch.Tensor] = {}
+        if args.loss == "kdrl":
+            metrics["kd/beta"] = torch.tensor(params["kd_beta"])
+        if args.loss == "trrd" and args.any_gate:
+            is_open, metrics = imitation_gates(
+                old_logp=tensors["old_logp"],
+                teacher_logp=tensors["teacher_logp"],
+                mask=tensors["mask"],
+                advantages=tensors["advantages"],
+                group_success=tensors["group_success"],
+                align_tau=args.gate_align_tau,
+                adv_tau=args.gate_adv_tau,
+                adv_positive_only=args.gate_adv_positive_only,
+                explore_rate=args.gate_explore_rate,
+            )
+            params["alpha"] = gated_alpha(args.alpha, is_open, dtype=tensors["logp"].dtype)  # (B, 1)
+        return params, metrics
+
+    def _log_loss_metrics(self, mode: str, metrics: dict[str, torch.Tensor]) -> None:
+        """Average each scalar over processes (same key order on every rank) and hand it to TRL's logger."""
+        device = self.accelerator.device
+        for name in sorted(metrics):
+            value = torch.as_tensor(metrics[name], dtype=torch.float32, device=device).detach().reshape(1)
+            self._metrics[mode][name].append(self.accelerator.gather(value).mean().item())
