@@ -1,0 +1,36 @@
+"""Shared fixtures: tiny local tokenizers and models (nothing is downloaded)."""
+
+import os
+import sys
+import warnings
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+warnings.filterwarnings("ignore", category=FutureWarning)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for trainer_helpers
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_DATA = os.path.join(os.path.dirname(REPO), "shared", "data")
+
+
+@pytest.fixture(scope="session")
+def char_tokenizer():
+    from rlad.toy.tokenizer import build_char_tokenizer
+
+    return build_char_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def saved_pair(tmp_path_factory, char_tokenizer):
+    """A tiny random student and teacher saved to disk (same tokenizer, different embedding padding)."""
+    from rlad.toy.models import build_tiny_llama, save_model
+
+    root = tmp_path_factory.mktemp("models")
+    student = build_tiny_llama(char_tokenizer, hidden_size=32, num_layers=2, num_heads=2, seed=0)
+    teacher = build_tiny_llama(char_tokenizer, hidden_size=48, num_layers=2, num_heads=2, seed=1,
+                               vocab_size=len(char_tokenizer) + 16)
+    save_model(student, char_tokenizer, root / "student")
+    save_model(teacher, char_tokenizer, root / "teacher")
+    return root / "student", root / "teacher"
