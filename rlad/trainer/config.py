@@ -8,6 +8,7 @@ open, no teacher rollouts, no reference KL.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import torch
@@ -92,6 +93,10 @@ class RLADConfig(GRPOConfig):
     def __post_init__(self) -> None:
         if self.bf16 is None and not self.fp16 and not torch.cuda.is_available():
             self.bf16 = False  # TRL defaults to bf16, which transformers refuses on a CPU-only machine
+        if not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            # Under torchrun on CPU, accelerate only sets up multi-process (gloo) training with use_cpu;
+            # without it each rank believes it is alone and TRL's cross-rank gathers silently do nothing.
+            self.use_cpu = True
         super().__post_init__()
         errors = []
         if self.loss not in LOSSES:
