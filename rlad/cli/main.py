@@ -39,7 +39,9 @@ def _available_commands() -> dict[str, object]:
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
-    parser = argparse.ArgumentParser(prog="rlad", description="RL-aware knowledge distillation of reasoning LLMs.")
+    parser = argparse.ArgumentParser(
+        prog="rlad", description="RL-aware knowledge distillation of reasoning LLMs."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     modules = _available_commands()
     for name, module in modules.items():
