@@ -34,7 +34,9 @@ def load_teacher_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
     try:
         return AutoTokenizer.from_pretrained(name_or_path)
     except (OSError, ValueError) as err:
-        raise TeacherLoadError(f"could not load the tokenizer of teacher_model {name_or_path!r}: {err}") from err
+        raise TeacherLoadError(
+            f"could not load the tokenizer of teacher_model {name_or_path!r}: {err}"
+        ) from err
 
 
 class LocalTeacher:
@@ -62,6 +64,11 @@ class LocalTeacher:
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
+
+    @property
+    def embedding_rows(self) -> int:
+        """Rows of the output embedding: the largest token id the teacher can score, plus one."""
+        return self.model.get_output_embeddings().weight.shape[0]
 
     def score(
         self,

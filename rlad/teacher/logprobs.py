@@ -47,14 +47,18 @@ def sampled_token_logprobs(
     out = torch.zeros(B, T, dtype=torch.float32, device=input_ids.device)  # (B, T)
     for start in range(0, B, batch_size):
         rows = slice(start, start + batch_size)
-        hidden = model.base_model(input_ids=input_ids[rows], attention_mask=attention_mask[rows]).last_hidden_state
+        hidden = model.base_model(
+            input_ids=input_ids[rows], attention_mask=attention_mask[rows]
+        ).last_hidden_state
         hidden = hidden[:, L - T - 1 : L - 1]  # (b, T, H): position t predicts token t + 1
         targets = input_ids[rows, L - T :]  # (b, T)
         flat_hidden = hidden.reshape(-1, hidden.shape[-1])  # (b * T, H)
         flat_targets = targets.reshape(-1)  # (b * T,)
         picked = torch.empty(flat_targets.shape[0], dtype=torch.float32, device=input_ids.device)
         for c in range(0, flat_targets.shape[0], chunk_tokens):
-            logits = _final_logits(model, head(flat_hidden[c : c + chunk_tokens]).float(), temperature)  # (c, V)
+            logits = _final_logits(
+                model, head(flat_hidden[c : c + chunk_tokens]).float(), temperature
+            )  # (c, V)
             target_logit = logits.gather(-1, flat_targets[c : c + chunk_tokens, None]).squeeze(-1)  # (c,)
             picked[c : c + chunk_tokens] = target_logit - torch.logsumexp(logits, dim=-1)
         out[rows] = picked.view(targets.shape)

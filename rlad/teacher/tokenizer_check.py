@@ -43,7 +43,11 @@ def check_tokenizers_match(
     for token, sid in sorted(student_vocab.items(), key=lambda item: item[1]):
         tid = teacher_vocab.get(token)
         if tid != sid:
-            where = "is missing from the teacher's vocabulary" if tid is None else f"has id {tid} in the teacher's"
+            where = (
+                "is missing from the teacher's vocabulary"
+                if tid is None
+                else f"has id {tid} in the teacher's"
+            )
             raise TokenizerMismatchError(
                 f"student and teacher tokenizers differ: token {token!r} (student id {sid}) {where}; "
                 "TRRD needs the same tokenizer for both models"

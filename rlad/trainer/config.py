@@ -36,48 +36,67 @@ class RLADConfig(GRPOConfig):
     # The teacher.
     teacher_model: str | None = field(
         default=None,
-        metadata=_help("Teacher: hub name or local path (a loaded model can be passed to RLADTrainer instead)."),
+        metadata=_help(
+            "Teacher: hub name or local path (a loaded model can be passed to RLADTrainer instead)."
+        ),
     )
-    teacher_dtype: str = field(default="auto", metadata=_help("Teacher weights dtype: auto, float32, bfloat16, float16."))
+    teacher_dtype: str = field(
+        default="auto", metadata=_help("Teacher weights dtype: auto, float32, bfloat16, float16.")
+    )
     teacher_batch_size: int | None = field(
-        default=None, metadata=_help("Sequences per teacher forward when scoring (None: the whole batch at once).")
+        default=None,
+        metadata=_help("Sequences per teacher forward when scoring (None: the whole batch at once)."),
     )
     # The objective.
     loss: str = field(default="trrd", metadata=_help("Objective: trrd (RLAD), kdrl, grpo or opd."))
     alpha: float = field(
         default=0.5,
-        metadata=_help("TRRD weight of the old student in the trust-region anchor; 1 is exactly GRPO (not 0)."),
+        metadata=_help(
+            "TRRD weight of the old student in the trust-region anchor; 1 is exactly GRPO (not 0)."
+        ),
     )
     teacher_log_ratio_clamp: float | None = field(
         default=1.0, metadata=_help("TRRD bound c on |log(pi_S / pi_T)|; None disables the clamp.")
     )
     loss_type: str = field(
         default="grpo",
-        metadata=_help("Token aggregation: grpo (seq-mean-token-mean, the paper's), bnpo (token mean), dr_grpo."),
+        metadata=_help(
+            "Token aggregation: grpo (seq-mean-token-mean, the paper's), bnpo (token mean), dr_grpo."
+        ),
     )
     epsilon_high: float | None = field(default=0.28, metadata=_help("Upper clip epsilon (the paper: 0.28)."))
     # KDRL / OPD.
-    kd_beta: float = field(default=5e-3, metadata=_help("KDRL coefficient of KL(student || teacher) (at step 0)."))
+    kd_beta: float = field(
+        default=5e-3, metadata=_help("KDRL coefficient of KL(student || teacher) (at step 0).")
+    )
     kd_beta_end: float | None = field(
         default=None, metadata=_help("KDRL coefficient at the last step for kd_schedule=linear (KDRL: 1e-3).")
     )
-    kd_schedule: str = field(default="constant", metadata=_help("KDRL coefficient schedule: constant or linear."))
-    kd_estimator: str = field(default="k2", metadata=_help("Per-token KL estimator for kdrl / opd: k1, k2, k3."))
+    kd_schedule: str = field(
+        default="constant", metadata=_help("KDRL coefficient schedule: constant or linear.")
+    )
+    kd_estimator: str = field(
+        default="k2", metadata=_help("Per-token KL estimator for kdrl / opd: k1, k2, k3.")
+    )
     kd_mask_above_reward: float | None = field(
-        default=None, metadata=_help("KDRL reward-guided mask: no KD term on sequences with reward above this.")
+        default=None,
+        metadata=_help("KDRL reward-guided mask: no KD term on sequences with reward above this."),
     )
     # Explicit imitation gates (spec section 4); None = open.
     gate_align_tau: float | None = field(
-        default=None, metadata=_help("Alignment gate: teacher anchor only if mean |old - teacher logp| <= tau.")
+        default=None,
+        metadata=_help("Alignment gate: teacher anchor only if mean |old - teacher logp| <= tau."),
     )
     gate_adv_tau: float | None = field(
-        default=None, metadata=_help("Advantage gate: teacher anchor only if |A| >= tau (A >= tau if positive only).")
+        default=None,
+        metadata=_help("Advantage gate: teacher anchor only if |A| >= tau (A >= tau if positive only)."),
     )
     gate_adv_positive_only: bool = field(
         default=False, metadata=_help("Advantage gate opens only for positive advantages.")
     )
     gate_explore_rate: float | None = field(
-        default=None, metadata=_help("Exploration gate: groups with success rate >= this are left to pure RL.")
+        default=None,
+        metadata=_help("Exploration gate: groups with success rate >= this are left to pure RL."),
     )
     success_threshold: float = field(
         default=1.0, metadata=_help("A completion whose total reward is >= this counts as a success.")
@@ -138,7 +157,9 @@ class RLADConfig(GRPOConfig):
         }
         for name, (value, default) in unsupported.items():
             if value != default:
-                errors.append(f"{name}={value!r} is a TRL option rlad's losses do not implement (keep {default!r})")
+                errors.append(
+                    f"{name}={value!r} is a TRL option rlad's losses do not implement (keep {default!r})"
+                )
         if errors:
             raise ValueError("invalid RLADConfig: " + "; ".join(errors))
 

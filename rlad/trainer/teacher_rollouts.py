@@ -47,7 +47,9 @@ class TeacherRollouts:
         self.k = trainer.args.teacher_rollouts_per_prompt
         self.when = trainer.args.teacher_rollouts_when
         if self.when == "never":
-            raise ValueError("teacher_rollouts_per_prompt > 0 needs teacher_rollouts_when='all_failed' or 'always'")
+            raise ValueError(
+                "teacher_rollouts_per_prompt > 0 needs teacher_rollouts_when='all_failed' or 'always'"
+            )
         if not isinstance(trainer.teacher, LocalTeacher):
             raise ValueError("teacher rollouts need a local teacher model (generation needs its weights)")
         if self.k >= trainer.num_generations:
@@ -56,7 +58,9 @@ class TeacherRollouts:
                 f"{trainer.num_generations} so each group keeps at least one student completion"
             )
         if not all(callable(f) and not isinstance(f, torch.nn.Module) for f in trainer.reward_funcs):
-            raise ValueError("teacher rollouts are verified with function rewards; reward models are not supported")
+            raise ValueError(
+                "teacher rollouts are verified with function rewards; reward models are not supported"
+            )
 
     def apply(self, inputs: list[dict], output: dict[str, Any]) -> dict[str, Any]:
         G = self.trainer.num_generations
@@ -88,7 +92,9 @@ class TeacherRollouts:
             output["rewards"][row] = rewards[i]
         group = output["rewards"][start : start + G].view(1, G)  # (1, G)
         scale = "none" if trainer.scale_rewards == "none" else "group"
-        output["advantages"][start : start + G] = group_advantages(group, scale=scale, std="sample", eps=1e-4)[0]
+        output["advantages"][start : start + G] = group_advantages(
+            group, scale=scale, std="sample", eps=1e-4
+        )[0]
         success = (group >= trainer.args.success_threshold).float().mean()
         output["group_success"][start : start + G] = success
         if "old_per_token_logps" in output:
@@ -112,7 +118,9 @@ class TeacherRollouts:
         completions = []
         for row in out.tolist():
             if tokenizer.eos_token_id in row:
-                row = row[: row.index(tokenizer.eos_token_id) + 1]  # keep the eos, like the student's rollouts
+                row = row[
+                    : row.index(tokenizer.eos_token_id) + 1
+                ]  # keep the eos, like the student's rollouts
             completions.append([t for t in row if t != tokenizer.pad_token_id or t == tokenizer.eos_token_id])
         return completions
 

@@ -70,7 +70,9 @@ class RLADTrainer(GRPOTrainer):
             raise ValueError(f"loss={args.loss!r} needs a teacher: set teacher_model or pass teacher=")
         teacher_model = None
         if teacher is None and args.teacher_model is not None and args.needs_teacher:
-            teacher_model = load_teacher_model(args.teacher_model, args.teacher_dtype)  # fails fast on bad paths
+            teacher_model = load_teacher_model(
+                args.teacher_model, args.teacher_dtype
+            )  # fails fast on bad paths
             teacher_tokenizer = teacher_tokenizer or load_teacher_tokenizer(args.teacher_model)
         super().__init__(
             model=model,
@@ -81,7 +83,9 @@ class RLADTrainer(GRPOTrainer):
             processing_class=processing_class,
             **kwargs,
         )
-        self.teacher = self._build_teacher(teacher if teacher is not None else teacher_model, teacher_tokenizer)
+        self.teacher = self._build_teacher(
+            teacher if teacher is not None else teacher_model, teacher_tokenizer
+        )
         self.loss_fn = LOSSES.get(args.loss)
         self._loss_params = set(inspect.signature(self.loss_fn).parameters)
         self.teacher_rollouts = TeacherRollouts(self) if args.teacher_rollouts_per_prompt > 0 else None
@@ -102,7 +106,9 @@ class RLADTrainer(GRPOTrainer):
                 batch_size=self.args.teacher_batch_size,
             )
         if not isinstance(teacher, TeacherScorer):
-            raise TypeError(f"teacher must be a TeacherScorer or a PreTrainedModel, got {type(teacher).__name__}")
+            raise TypeError(
+                f"teacher must be a TeacherScorer or a PreTrainedModel, got {type(teacher).__name__}"
+            )
         rows = None
         if isinstance(teacher, LocalTeacher):
             rows = teacher.model.get_output_embeddings().weight.shape[0]
@@ -125,7 +131,10 @@ class RLADTrainer(GRPOTrainer):
         if self.teacher is not None and self.args.loss != "grpo":
             start = time.perf_counter()
             output["teacher_per_token_logps"] = self.teacher.score(
-                output["prompt_ids"], output["prompt_mask"], output["completion_ids"], output["completion_mask"]
+                output["prompt_ids"],
+                output["prompt_mask"],
+                output["completion_ids"],
+                output["completion_mask"],
             )  # (B, T)
             self._metrics[mode]["timing/teacher_scoring_s"].append(time.perf_counter() - start)
         return output
@@ -137,7 +146,9 @@ class RLADTrainer(GRPOTrainer):
         G = self.num_generations if mode == "train" else self.num_generations_eval
         success = (rewards >= self.args.success_threshold).float().view(-1, G).mean(dim=1)  # (N / G,)
         group_success = success.repeat_interleave(G)  # (N,)
-        local = slice(self.accelerator.process_index * num_local, (self.accelerator.process_index + 1) * num_local)
+        local = slice(
+            self.accelerator.process_index * num_local, (self.accelerator.process_index + 1) * num_local
+        )
         return rewards[local], group_success[local]
 
     # ------------------------------------------------------------------------------------------ update
@@ -147,7 +158,9 @@ class RLADTrainer(GRPOTrainer):
         input_ids = torch.cat([prompt_ids, completion_ids], dim=1)  # (B, P + T)
         attention_mask = torch.cat([prompt_mask, completion_mask], dim=1)  # (B, P + T)
         logits_to_keep = completion_ids.size(1)
-        mask = completion_mask if "tool_mask" not in inputs else completion_mask * inputs["tool_mask"]  # (B, T)
+        mask = (
+            completion_mask if "tool_mask" not in inputs else completion_mask * inputs["tool_mask"]
+        )  # (B, T)
 
         logp, entropies, _ = self._get_per_token_logps_and_entropies(
             model, input_ids, attention_mask, logits_to_keep, compute_entropy=True
@@ -178,7 +191,9 @@ class RLADTrainer(GRPOTrainer):
         self._log_loss_metrics(mode, metrics)
         return loss
 
-    def _loss_hyperparameters(self, tensors: dict[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    def _loss_hyperparameters(
+        self, tensors: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         """The floats each objective takes, from the config; TRRD's alpha per sequence when gates are on."""
         args = self.args
         params: dict[str, Any] = {
@@ -192,7 +207,11 @@ class RLADTrainer(GRPOTrainer):
             "kd_estimator": args.kd_estimator,
             "kd_mask_above_reward": args.kd_mask_above_reward,
             "kd_beta": coefficient_at(
-                self.state.global_step, max(self.state.max_steps, 1), args.kd_beta, args.kd_beta_end, args.kd_schedule
+                self.state.global_step,
+                max(self.state.max_steps, 1),
+                args.kd_beta,
+                args.kd_beta_end,
+                args.kd_schedule,
             ),
         }
         metrics: dict[str, torch.Tensor] = {}

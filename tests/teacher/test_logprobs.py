@@ -14,8 +14,15 @@ PROBE = Path(__file__).with_name("memory_probe.py")
 
 def _model(vocab=97, seed=0):
     torch.manual_seed(seed)
-    config = LlamaConfig(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64)
+    config = LlamaConfig(
+        vocab_size=vocab,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+    )
     return LlamaForCausalLM(config).eval()
 
 
@@ -44,8 +51,9 @@ def test_logprobs_match_a_direct_forward():
 
 
 def _probe(method: str) -> tuple[float, float]:
-    out = subprocess.run([sys.executable, str(PROBE), method, "50000", "8", "512"], capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, str(PROBE), method, "50000", "8", "512"], capture_output=True, text=True, check=True
+    )
     peak, checksum = out.stdout.split()
     return float(peak), float(checksum)
 

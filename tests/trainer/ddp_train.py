@@ -28,8 +28,15 @@ def main() -> None:
     teacher = build_tiny_llama(tokenizer, hidden_size=32, num_layers=2, num_heads=2, seed=1)
     config = {**COMMON, "per_device_train_batch_size": 4, "ddp_backend": "gloo"}
     args = RLADConfig(output_dir=out_dir, loss="trrd", **config)
-    trainer = RLADTrainer(model=student, reward_funcs=digit_fraction, args=args, train_dataset=addition_dataset(),
-                          processing_class=tokenizer, teacher=teacher, teacher_tokenizer=tokenizer)
+    trainer = RLADTrainer(
+        model=student,
+        reward_funcs=digit_fraction,
+        args=args,
+        train_dataset=addition_dataset(),
+        processing_class=tokenizer,
+        teacher=teacher,
+        teacher_tokenizer=tokenizer,
+    )
     trainer.train()
     params = torch.cat([p.detach().flatten() for p in trainer.model.parameters()])
     start = build_tiny_llama(tokenizer, hidden_size=32, num_layers=2, num_heads=2, seed=0)

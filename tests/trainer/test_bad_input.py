@@ -11,8 +11,13 @@ from rlad.trainer import RLADConfig, RLADTrainer
 
 def _trainer(tmp_path, student, tokenizer, **config):
     args = RLADConfig(output_dir=str(tmp_path / "out"), **{**COMMON, **config})
-    return RLADTrainer(model=str(student), reward_funcs=digit_fraction, args=args, train_dataset=addition_dataset(),
-                       processing_class=tokenizer)
+    return RLADTrainer(
+        model=str(student),
+        reward_funcs=digit_fraction,
+        args=args,
+        train_dataset=addition_dataset(),
+        processing_class=tokenizer,
+    )
 
 
 def test_missing_teacher_path(tmp_path, saved_pair, char_tokenizer):
@@ -30,7 +35,9 @@ def test_teacher_needed_but_not_given(tmp_path, saved_pair, char_tokenizer):
 def test_teacher_with_a_different_tokenizer(tmp_path, saved_pair, char_tokenizer):
     student, _ = saved_pair
     other_tok = build_char_tokenizer(alphabet="0123456789=+-ABCDEFGH")
-    save_model(build_tiny_llama(other_tok, hidden_size=32, num_layers=1, num_heads=2), other_tok, tmp_path / "other")
+    save_model(
+        build_tiny_llama(other_tok, hidden_size=32, num_layers=1, num_heads=2), other_tok, tmp_path / "other"
+    )
     with pytest.raises(TokenizerMismatchError, match="student and teacher tokenizers differ: token"):
         _trainer(tmp_path, student, char_tokenizer, teacher_model=str(tmp_path / "other"))
 
@@ -54,5 +61,9 @@ def test_trainer_requires_rlad_config(tmp_path, saved_pair, char_tokenizer):
     from trl import GRPOConfig
 
     with pytest.raises(TypeError, match="RLADTrainer needs an RLADConfig, got GRPOConfig"):
-        RLADTrainer(model=str(saved_pair[0]), reward_funcs=digit_fraction,
-                    args=GRPOConfig(output_dir=str(tmp_path), bf16=False), processing_class=char_tokenizer)
+        RLADTrainer(
+            model=str(saved_pair[0]),
+            reward_funcs=digit_fraction,
+            args=GRPOConfig(output_dir=str(tmp_path), bf16=False),
+            processing_class=char_tokenizer,
+        )
