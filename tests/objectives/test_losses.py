@@ -320,3 +320,16 @@ def test_opd_is_half_squared_log_ratio():
     assert loss.item() == pytest.approx((0.5 * 0.25 + 0.5 * 1.0) / 2)
     loss.backward()
     assert logp.grad[0].tolist() == pytest.approx([0.25, -0.5])
+
+
+def test_token_weights_scale_the_policy_term_only():
+    logp = _leaf([[-1.0, -1.0]])
+    kwargs = {"old_logp": logp.detach(), "advantages": torch.tensor([1.0]), "mask": torch.ones(1, 2)}
+    plain, _ = grpo_loss(logp=logp, **kwargs)
+    weighted, _ = grpo_loss(logp=logp, token_weights=torch.tensor([[0.5, 0.0]]), **kwargs)
+    assert plain.item() == -1.0
+    assert weighted.item() == pytest.approx(-0.25)
+    teacher = torch.tensor([[-2.0, -2.0]])
+    kd_plain, _ = kdrl_loss(logp=logp, teacher_logp=teacher, kd_beta=0.1, **kwargs)
+    kd_weighted, _ = kdrl_loss(logp=logp, teacher_logp=teacher, kd_beta=0.1, token_weights=torch.zeros(1, 2), **kwargs)
+    assert kd_weighted.item() == pytest.approx(kd_plain.item() + 1.0)  # only the KD term (0.1 * 0.5) remains
