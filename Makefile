@@ -20,13 +20,13 @@ demo: $(STAMP)
 	HF_HUB_OFFLINE=1 $(VENV)/bin/rlad demo $(ARGS)
 
 test: $(STAMP)
-	$(VENV)/bin/ruff check rlad tests benchmarks
+	$(VENV)/bin/ruff check .
 	HF_HUB_OFFLINE=1 $(PY) -m pytest $(ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check rlad tests benchmarks
-	$(VENV)/bin/ruff format --check rlad tests benchmarks
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 format: $(STAMP)
-	$(VENV)/bin/ruff check --fix rlad tests benchmarks
-	$(VENV)/bin/ruff format rlad tests benchmarks
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
