@@ -14,6 +14,7 @@ from typing import Any
 from transformers import AutoTokenizer
 
 from rlad.callbacks import MetricsJSONLCallback, PeriodicEvalCallback
+from rlad.models import ModelLoadError, check_model_path, resolve_model
 from rlad.recipes import Recipe, RecipeError
 from rlad.tasks import TaskDataError, UnknownNameError, get_task
 
@@ -25,15 +26,6 @@ class RunResult:
     metrics_path: Path
     eval_history: list[dict[str, float]]
     log_history: list[dict[str, Any]]
-
-
-def resolve_model(spec: str) -> str:
-    """A hub name or local path as given; ``toy:<task>/<role>`` builds (or reuses) a tiny local model."""
-    if spec.startswith("toy:"):
-        from rlad.toy.zoo import resolve_toy_model
-
-        return str(resolve_toy_model(spec[len("toy:") :]))
-    return spec
 
 
 def load_task_data(recipe: Recipe) -> tuple[Any, Any, Any]:
@@ -74,6 +66,7 @@ def train_recipe(recipe: Recipe, resume: bool = False, extra_callbacks: list | N
 
     config = dict(recipe.config)
     if config.get("teacher_model"):
+        check_model_path(config["teacher_model"], "teacher_model")
         config["teacher_model"] = resolve_model(config["teacher_model"])
     try:
         args = RLADConfig(**config)
@@ -83,8 +76,12 @@ def train_recipe(recipe: Recipe, resume: bool = False, extra_callbacks: list | N
     if resume and not any(output_dir.glob("checkpoint-*")):
         raise RecipeError(f"--resume: no checkpoint-* folder in {str(output_dir)!r}")
     task, train, evaluation = load_task_data(recipe)
+    check_model_path(recipe.model, "model")
     student = resolve_model(recipe.model)
-    tokenizer = AutoTokenizer.from_pretrained(student)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(student)
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(f"could not load the tokenizer of model {recipe.model!r}: {err}") from err
     metrics_path = output_dir / "metrics.jsonl"
     callbacks = [MetricsJSONLCallback(metrics_path), *(extra_callbacks or [])]
     periodic = None

@@ -23,6 +23,32 @@ COMMANDS = {
 }
 
 
+class _IntermixedParser(argparse.ArgumentParser):
+    """Accepts ``key=value`` overrides after the options too (``RECIPE --flag x a=1``).
+
+    Plain ``argparse`` fills a ``nargs="*"`` positional with the items before the first option and
+    rejects the later ones; ``parse_known_intermixed_args`` collects them all. It calls back into
+    ``parse_known_args``, hence the re-entry flag.
+    """
+
+    _inside = False
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        if self._inside:
+            return super().parse_known_args(args, namespace)
+        self._inside = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._inside = False
+
+
+def allow_trailing_overrides(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Make a subcommand parser accept positionals (overrides) before and after its options."""
+    parser.__class__ = _IntermixedParser
+    return parser
+
+
 class UserError(Exception):
     """A problem with the user's input; printed without a traceback."""
 

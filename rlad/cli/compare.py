@@ -1,0 +1,71 @@
+"""``rlad compare RECIPE.yaml --methods grpo,kdrl,rlad,sft --seeds 3 [--out DIR] [key=value ...]``.
+
+Runs the recipe once per method and seed (``OUT/<method>/seed<i>/``, finished runs are skipped),
+evaluates every final model, the untrained student and the teacher the same way, and writes
+``OUT/results.md``, ``OUT/results.json`` and plots; see :mod:`rlad.compare`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rlad.cli.main import UserError, allow_trailing_overrides
+from rlad.recipes import RecipeError, load_recipe
+
+
+def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
+    from rlad.compare import METHODS
+
+    p = sub.add_parser(
+        name,
+        help="compare methods (grpo, kdrl, rlad, opd, sft) across seeds on one recipe",
+        description=(
+            "Train the recipe once per method and seed, evaluate every final model (plus the untrained student "
+            "and the teacher), and write OUT/results.md, OUT/results.json and plots. Finished runs "
+            "(OUT/<method>/seed<i>/done.json) are skipped, so an interrupted comparison continues where it "
+            "stopped. key=value pairs override recipe keys for every run."
+        ),
+    )
+    p.add_argument("recipe", help="path to a recipe YAML file (see recipes/)")
+    p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. max_steps=50")
+    p.add_argument(
+        "--methods",
+        default="grpo,kdrl,rlad,sft",
+        help=f"comma-separated methods among {', '.join(METHODS)} (default: grpo,kdrl,rlad,sft)",
+    )
+    p.add_argument(
+        "--seeds", type=int, default=3, help="training seeds per method: recipe seed + 0..N-1 (default: 3)"
+    )
+    p.add_argument("--out", default=None, help="output folder (default: compare/<recipe name>)")
+    p.add_argument(
+        "--samples-per-prompt",
+        type=int,
+        default=4,
+        metavar="K",
+        help="sft: teacher samples per prompt (default: 4)",
+    )
+    allow_trailing_overrides(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rlad.compare import CompareError, parse_methods, run_compare
+    from rlad.models import ModelLoadError
+    from rlad.teacher import TeacherLoadError, TokenizerMismatchError
+
+    try:
+        methods = parse_methods(args.methods)
+        if args.seeds < 1:
+            raise CompareError(f"--seeds must be >= 1, got {args.seeds}")
+        recipe = load_recipe(args.recipe, args.overrides)
+        out = Path(args.out) if args.out else Path("compare") / Path(args.recipe).stem
+        result = run_compare(recipe, methods, args.seeds, out, samples_per_prompt=args.samples_per_prompt)
+    except (CompareError, RecipeError, ModelLoadError, TeacherLoadError, TokenizerMismatchError) as err:
+        raise UserError(str(err)) from err
+    print(result.results_md.read_text())
+    print(f"rlad compare: table in {result.results_md}, numbers in {result.results_json}")
+    for plot in result.plots:
+        print(f"rlad compare: plot {plot}")
+    if result.failures:
+        print(f"rlad compare: {len(result.failures)} run(s) failed; see {result.results_md}")
+    return 0

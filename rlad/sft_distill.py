@@ -1,0 +1,282 @@
+"""Offline distillation baseline (spec section 6): rejection-sample the teacher, then SFT the student.
+
+The data flow, one stage per function::
+
+    train prompts (P) --sample_teacher---> k completions per prompt from the teacher          (P, k)
+                      --rejection_sample-> keep the ones the task's verifier calls correct,
+                                           drop exact duplicates of the same prompt            (M,)
+                      --TRL SFTTrainer---> fine-tune the student on (prompt, completion) pairs
+
+The teacher samples with the recipe's rollout settings (``temperature``, ``top_p``,
+``max_completion_length``, ``seed``), so it sees the prompts the RL student sees. The verifier is
+``task.score_batch``: the same check that is the RL reward, so "correct" means one thing everywhere.
+
+SFT minimises the completion-only negative log-likelihood (TRL's prompt/completion format with
+``completion_only_loss=True``; prompt tokens are masked out), averaged over the completion tokens of
+the batch::
+
+    L = - (1 / N) * sum_{i, t in completion_i} log pi_S(y_{i,t} | x_i, y_{i,<t})
+
+The budget is the recipe's: ``max_steps``, ``learning_rate``, ``per_device_train_batch_size`` (here
+(prompt, completion) pairs per device), ``seed``, ``output_dir`` and every other ``TrainingArguments``
+field the recipe sets (scheduler, logging, checkpoints). RL-only fields (``num_generations``, ``loss``,
+``alpha``, ...) do not apply. The result mirrors ``rlad train``: ``output_dir/final`` (loadable with
+``from_pretrained``), ``output_dir/metrics.jsonl`` (its first record holds the acceptance counts, and
+``eval/*`` records appear when the recipe sets ``eval_every``), plus ``output_dir/sft_data.jsonl``, the
+accepted pairs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rlad.recipes import Recipe, RecipeError
+
+# TrainingArguments fields that always carry over from the (validated) RLAD config to the SFT config.
+BUDGET_FIELDS = (
+    "output_dir",
+    "max_steps",
+    "learning_rate",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "seed",
+    "logging_steps",
+    "bf16",
+    "fp16",
+    "use_cpu",
+)
+SAMPLING_BATCH_SIZE = 64  # sequences per teacher generate call
+
+
+class NoAcceptedSamplesError(RecipeError):
+    """The teacher solved none of the training prompts: there is nothing to fine-tune on."""
+
+
+@dataclass
+class AcceptanceStats:
+    """How many teacher samples passed the verifier, overall and per subset."""
+
+    prompts: int = 0
+    samples: int = 0
+    accepted: int = 0  # verified-correct samples
+    kept: int = 0  # accepted samples after dropping exact duplicates of the same prompt
+    prompts_solved: int = 0  # prompts with at least one accepted sample
+    by_subset: dict[str, dict[str, int]] = field(default_factory=dict)  # subset -> {samples, accepted}
+
+    @property
+    def rate(self) -> float:
+        return self.accepted / self.samples if self.samples else 0.0
+
+    def summary(self) -> str:
+        return (
+            f"{self.accepted}/{self.samples} teacher samples accepted ({self.rate:.1%}), "
+            f"{self.kept} distinct kept, {self.prompts_solved}/{self.prompts} prompts solved"
+        )
+
+
+@dataclass
+class SFTDistillResult:
+    """What ``sft_distill`` produced; the fields of :class:`rlad.runner.RunResult` plus the acceptance."""
+
+    output_dir: Path
+    final_model: Path
+    metrics_path: Path
+    data_path: Path
+    acceptance: AcceptanceStats
+    eval_history: list[dict[str, float]]
+    log_history: list[dict[str, Any]]
+
+
+def sample_teacher(
+    teacher: str,
+    prompts: Sequence[Any],
+    n: int,
+    max_new_tokens: int,
+    temperature: float,
+    top_p: float,
+    seed: int,
+    batch_size: int = SAMPLING_BATCH_SIZE,
+) -> list[list[str]]:
+    """``len(prompts)`` lists of ``n`` teacher completions (the evaluation backend, so the same prompts)."""
+    from rlad.eval import HFBackend
+    from rlad.models import load_model
+
+    model, tokenizer, _ = load_model(teacher)
+    backend = HFBackend(model, tokenizer, batch_size=batch_size, show_progress=True)
+    completions = backend.generate(
+        list(prompts), n=n, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed
+    )
+    del backend, model  # free the teacher before the student trains
+    gc.collect()
+    return completions
+
+
+def as_completion(prompt: Any, text: str) -> Any:
+    """The completion in the prompt's format: text for a plain prompt, an assistant turn for a chat one.
+
+    >>> as_completion("2+2=", "2+2=4;A:4"), as_completion([{"role": "user", "content": "hi"}], "yo")
+    ('2+2=4;A:4', [{'role': 'assistant', 'content': 'yo'}])
+    """
+    return text if isinstance(prompt, str) else [{"role": "assistant", "content": text}]
+
+
+def rejection_sample(
+    task: Any, rows: Sequence[Mapping[str, Any]], completions: Sequence[Sequence[str]]
+) -> tuple[list[dict[str, Any]], AcceptanceStats]:
+    """Keep the verified-correct completions: ``(P rows, (P, k) texts)`` -> SFT pairs and counts.
+
+    A completion is accepted when ``task.score_batch`` calls it correct; exact duplicates of an accepted
+    completion of the same prompt are dropped (they would only re-weight that prompt).
+    """
+    if len(rows) != len(completions):
+        raise ValueError(f"{len(rows)} prompts but {len(completions)} groups of completions")
+    flat_rows = [row for row, group in zip(rows, completions) for _ in group]  # P * k
+    flat = [c for group in completions for c in group]  # P * k
+    scores = task.score_batch(flat, flat_rows) if flat else []
+    stats = AcceptanceStats(prompts=len(rows), samples=len(flat))
+    pairs: list[dict[str, Any]] = []
+    start = 0
+    for row, group in zip(rows, completions):
+        verdicts = [s.correct for s in scores[start : start + len(group)]]
+        start += len(group)
+        subset = str(row.get("subset") or "unlabelled")
+        counts = stats.by_subset.setdefault(subset, {"samples": 0, "accepted": 0})
+        counts["samples"] += len(group)
+        counts["accepted"] += sum(verdicts)
+        stats.accepted += sum(verdicts)
+        stats.prompts_solved += any(verdicts)
+        for text in dict.fromkeys(c for c, ok in zip(group, verdicts) if ok):
+            pairs.append({"prompt": row["prompt"], "completion": as_completion(row["prompt"], text)})
+    stats.kept = len(pairs)
+    return pairs, stats
+
+
+def sft_config_from(recipe_config: Mapping[str, Any], args: Any) -> Any:
+    """An ``SFTConfig`` with the recipe's budget: the ``BUDGET_FIELDS`` of the validated RLAD config
+    ``args``, and every other ``TrainingArguments`` field the recipe sets explicitly."""
+    from transformers import TrainingArguments
+    from trl import SFTConfig
+
+    shared = {f.name for f in dataclasses.fields(TrainingArguments) if f.init}
+    explicit = {k: v for k, v in recipe_config.items() if k in shared}
+    budget = {name: getattr(args, name) for name in BUDGET_FIELDS}
+    return SFTConfig(
+        **{**explicit, **budget},
+        completion_only_loss=True,
+        max_length=None,  # teacher completions are already capped at max_completion_length
+        packing=False,
+    )
+
+
+def sft_distill(recipe: Recipe, samples_per_prompt: int = 4) -> SFTDistillResult:
+    """Sample the teacher on the recipe's training prompts, keep the correct samples, SFT the student.
+
+    Raises :class:`NoAcceptedSamplesError` when no sample passes the verifier (the counts are still
+    written to ``output_dir/metrics.jsonl``), and :class:`RecipeError` for a recipe without a teacher.
+    """
+    from transformers import AutoTokenizer
+    from trl import SFTTrainer
+
+    from rlad.callbacks import MetricsJSONLCallback, PeriodicEvalCallback
+    from rlad.models import ModelLoadError, check_model_path, resolve_model
+    from rlad.runner import load_task_data, make_evaluate_fn
+
+    if samples_per_prompt < 1:
+        raise RecipeError(f"samples_per_prompt must be >= 1, got {samples_per_prompt}")
+    if not recipe.config.get("teacher_model"):
+        raise RecipeError("sft-distill samples a teacher: set config.teacher_model in the recipe")
+    args = recipe.training_config()  # RecipeError if invalid
+    check_model_path(recipe.model, "model")
+    check_model_path(args.teacher_model, "teacher_model")
+    output_dir = Path(args.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    metrics_path = output_dir / "metrics.jsonl"
+    metrics_path.unlink(missing_ok=True)  # a fresh run: no resume for this baseline
+    task, train, evaluation = load_task_data(recipe)
+
+    rows = [dict(row) for row in train]
+    completions = sample_teacher(
+        args.teacher_model,
+        [row["prompt"] for row in rows],
+        n=samples_per_prompt,
+        max_new_tokens=args.max_completion_length,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        seed=args.seed,
+    )  # (P, k)
+    pairs, stats = rejection_sample(task, rows, completions)
+    data_path = output_dir / "sft_data.jsonl"
+    with data_path.open("w") as fh:
+        for pair in pairs:
+            fh.write(json.dumps(pair) + "\n")
+    record = {
+        "step": 0,
+        "sft/teacher_samples": stats.samples,
+        "sft/accepted": stats.accepted,
+        "sft/kept": stats.kept,
+        "sft/acceptance_rate": stats.rate,
+        "sft/prompts_solved": stats.prompts_solved,
+    }
+    with metrics_path.open("a") as fh:
+        fh.write(json.dumps(record) + "\n")
+    if not pairs:
+        raise NoAcceptedSamplesError(
+            f"no accepted samples: none of the {stats.samples} teacher samples on {stats.prompts} prompts "
+            f"passed the {recipe.task} verifier; use a stronger teacher, more samples per prompt or another "
+            "temperature"
+        )
+
+    import datasets
+
+    student = resolve_model(recipe.model)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(student)
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(f"could not load the tokenizer of model {recipe.model!r}: {err}") from err
+    callbacks = [MetricsJSONLCallback(metrics_path)]
+    periodic = None
+    if recipe.eval_every > 0:
+        evaluate_fn = make_evaluate_fn(task, evaluation, tokenizer, recipe.eval_k, args.max_completion_length)
+        periodic = PeriodicEvalCallback(evaluate_fn, recipe.eval_every, metrics_path)
+        callbacks.append(periodic)
+    trainer = SFTTrainer(
+        model=student,
+        args=sft_config_from(recipe.config, args),
+        train_dataset=datasets.Dataset.from_list(pairs),
+        processing_class=tokenizer,
+        callbacks=callbacks,
+    )
+    trainer.train()
+    final = output_dir / "final"
+    trainer.save_model(str(final))
+    tokenizer.save_pretrained(str(final))
+    (output_dir / "recipe.json").write_text(
+        json.dumps(
+            {
+                "method": "sft-distill",
+                "model": recipe.model,
+                "task": recipe.task,
+                "task_options": recipe.task_options,
+                "samples_per_prompt": samples_per_prompt,
+                "acceptance": dataclasses.asdict(stats),
+                "config": recipe.config,
+            },
+            indent=1,
+            default=str,
+        )
+    )
+    return SFTDistillResult(
+        output_dir,
+        final,
+        metrics_path,
+        data_path,
+        stats,
+        periodic.history if periodic else [],
+        trainer.state.log_history,
+    )
