@@ -41,8 +41,12 @@ class Recipe:
     task: str = field(metadata={"help": "Task name (rlad.tasks.list_tasks())."})
     task_options: dict = field(default_factory=dict, metadata={"help": "Options of the task's constructor."})
     train_source: str | None = field(default=None, metadata={"help": "Training data (file, dir, hub name)."})
-    train_limit: int | None = field(default=None, metadata={"help": "Use at most this many training examples."})
-    eval_source: str | None = field(default=None, metadata={"help": "Evaluation data; default: train_source."})
+    train_limit: int | None = field(
+        default=None, metadata={"help": "Use at most this many training examples."}
+    )
+    eval_source: str | None = field(
+        default=None, metadata={"help": "Evaluation data; default: train_source."}
+    )
     eval_split: str = field(default="test", metadata={"help": "Split of eval_source to evaluate on."})
     eval_limit: int | None = field(default=64, metadata={"help": "Evaluate on at most this many examples."})
     eval_every: int = field(default=0, metadata={"help": "Evaluate every N steps during training (0: off)."})
@@ -128,7 +132,11 @@ def parse_overrides(overrides: list[str]) -> dict[str, Any]:
 
 
 def apply_overrides(data: dict, overrides: dict[str, Any]) -> dict:
-    data = {**data, "config": dict(data.get("config") or {}), "task_options": dict(data.get("task_options") or {})}
+    data = {
+        **data,
+        "config": dict(data.get("config") or {}),
+        "task_options": dict(data.get("task_options") or {}),
+    }
     for key, value in overrides.items():
         head, _, rest = key.partition(".")
         if rest and head in ("config", "task_options"):
@@ -154,9 +162,13 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise RecipeError(f"recipe {str(path)!r} is not valid YAML{where}: {getattr(err, 'problem', err)}") from err
+        raise RecipeError(
+            f"recipe {str(path)!r} is not valid YAML{where}: {getattr(err, 'problem', err)}"
+        ) from err
     if not isinstance(data, dict):
-        raise RecipeError(f"recipe {str(path)!r} must be a mapping of keys to values, got {type(data).__name__}")
+        raise RecipeError(
+            f"recipe {str(path)!r} must be a mapping of keys to values, got {type(data).__name__}"
+        )
     for key in data:
         if key not in RECIPE_KEYS:
             raise RecipeError(f"unknown recipe key {key!r} in {str(path)!r}{_suggest(key, RECIPE_KEYS)}")

@@ -29,8 +29,9 @@ def saved_pair(tmp_path_factory, char_tokenizer):
 
     root = tmp_path_factory.mktemp("models")
     student = build_tiny_llama(char_tokenizer, hidden_size=32, num_layers=2, num_heads=2, seed=0)
-    teacher = build_tiny_llama(char_tokenizer, hidden_size=48, num_layers=2, num_heads=2, seed=1,
-                               vocab_size=len(char_tokenizer) + 16)
+    teacher = build_tiny_llama(
+        char_tokenizer, hidden_size=48, num_layers=2, num_heads=2, seed=1, vocab_size=len(char_tokenizer) + 16
+    )
     save_model(student, char_tokenizer, root / "student")
     save_model(teacher, char_tokenizer, root / "teacher")
     return root / "student", root / "teacher"

@@ -1,0 +1,181 @@
+"""A small, fast supervised trainer for building toy teachers and students on a CPU in seconds to minutes.
+
+Not the user-facing SFT (that is TRL's ``SFTTrainer``): a plain PyTorch loop with nothing in the way.
+Each step draws *fresh* problems from ``sample_pairs(batch_size, rng)``, so the model learns the task
+instead of memorising a fixed set, and minimises the completion-only negative log-likelihood
+
+    L = - (1 / N) * sum_{i, t in completion_i} log p(y_{i,t} | prompt_i, y_{i,<t})
+
+averaged over all N completion tokens of the batch (token-mean). A sequence is
+``tokenizer(prompt)`` (``<bos>`` + prompt, exactly what TRL feeds GRPO for a plain prompt) followed by
+``tokenizer(completion, add_special_tokens=False)`` and ``<eos>``, so the model learns to stop.
+Prompt tokens and padding are masked out of the loss.
+
+Sequences are padded on the right and no attention mask is passed: with a causal mask a real token never
+attends to the padding after it, and the model keeps the fast ``is_causal`` attention path.
+
+Optimiser: AdamW with linear warmup, then cosine (or linear) decay to ``min_lr_ratio * lr``. With a
+``time_limit_s`` the schedule follows whichever budget runs out first (steps or seconds), so a
+time-limited run still ends with a decayed learning rate.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+SamplePairs = Callable[[int, random.Random], list[tuple[str, str]]]
+
+IGNORE_INDEX = -100
+
+
+def encode_pairs(
+    tokenizer: PreTrainedTokenizerBase, pairs: list[tuple[str, str]]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded ``input_ids`` and completion-only ``labels``, both (B, T).
+
+    ``labels`` equals ``input_ids`` on completion tokens (``<eos>`` included) and ``IGNORE_INDEX`` on the
+    prompt and on padding. Labels are not shifted: position t is predicted from positions < t.
+    """
+    prompts = [p for p, _ in pairs]
+    completions = [c for _, c in pairs]
+    prompt_ids = tokenizer(prompts)["input_ids"]
+    completion_ids = tokenizer(completions, add_special_tokens=False)["input_ids"]
+    eos = tokenizer.eos_token_id
+    lengths = [len(p) + len(c) + 1 for p, c in zip(prompt_ids, completion_ids)]
+    input_ids = torch.full((len(pairs), max(lengths)), tokenizer.pad_token_id, dtype=torch.long)  # (B, T)
+    labels = torch.full_like(input_ids, IGNORE_INDEX)  # (B, T)
+    for i, (p, c) in enumerate(zip(prompt_ids, completion_ids)):
+        completion = torch.tensor([*c, eos], dtype=torch.long)  # (C_i + 1,)
+        input_ids[i, : len(p)] = torch.tensor(p, dtype=torch.long)
+        input_ids[i, len(p) : lengths[i]] = completion
+        labels[i, len(p) : lengths[i]] = completion
+    return input_ids, labels
+
+
+def completion_nll(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    """Token-mean negative log-likelihood of the labelled tokens, and detached statistics.
+
+    logits: (B, T, V) from a causal LM; labels: (B, T) with ``IGNORE_INDEX`` where no loss is taken.
+    """
+    pred = logits[:, :-1].float()  # (B, T-1, V): position t predicts token t+1
+    target = labels[:, 1:]  # (B, T-1)
+    loss = F.cross_entropy(pred.reshape(-1, pred.size(-1)), target.reshape(-1), ignore_index=IGNORE_INDEX)
+    n_tokens = int((target != IGNORE_INDEX).sum())
+    return loss, {"loss": loss.item(), "completion_tokens": n_tokens}
+
+
+def lr_multiplier(progress: float, warmup: float, schedule: str, min_lr_ratio: float) -> float:
+    """Learning-rate factor at ``progress`` in [0, 1] of training (``warmup`` is a fraction too).
+
+    >>> lr_multiplier(0.0, 0.1, "cosine", 0.1), lr_multiplier(0.1, 0.1, "cosine", 0.1)
+    (0.0, 1.0)
+    >>> round(lr_multiplier(1.0, 0.1, "cosine", 0.1), 6), round(lr_multiplier(0.55, 0.1, "linear", 0.0), 6)
+    (0.1, 0.5)
+    """
+    if progress < warmup:
+        return progress / warmup
+    decay = min(1.0, (progress - warmup) / max(1e-12, 1.0 - warmup))  # 0 -> 1 after warmup
+    if schedule == "cosine":
+        shape = 0.5 * (1.0 + math.cos(math.pi * decay))
+    elif schedule == "linear":
+        shape = 1.0 - decay
+    else:
+        raise ValueError(f"unknown schedule {schedule!r}; valid: 'cosine', 'linear'")
+    return min_lr_ratio + (1.0 - min_lr_ratio) * shape
+
+
+def train_on_pairs(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    sample_pairs: SamplePairs,
+    *,
+    steps: int,
+    batch_size: int = 128,
+    lr: float = 2e-3,
+    seed: int = 0,
+    time_limit_s: float | None = None,
+    warmup: float = 0.05,
+    schedule: str = "cosine",
+    min_lr_ratio: float = 0.1,
+    weight_decay: float = 0.01,
+    betas: tuple[float, float] = (0.9, 0.98),
+    grad_clip: float | None = 1.0,
+    progress: bool = True,
+    description: str = "sft",
+) -> dict:
+    """Train ``model`` in place on fresh pairs from ``sample_pairs`` with a completion-only loss.
+
+    Stops after ``steps`` optimiser steps or ``time_limit_s`` seconds, whichever comes first; ``warmup``
+    is a fraction of that budget. Returns a dict: ``steps``, ``seconds``, ``tokens`` (all positions,
+    padding included), ``tokens_per_s``, ``completion_tokens``, ``final_loss`` (mean of the last 10%
+    of steps), ``losses`` (one per step). The model is left in eval mode.
+    """
+    if steps < 1 or batch_size < 1:
+        raise ValueError(f"steps and batch_size must be >= 1, got {steps}, {batch_size}")
+    if time_limit_s is not None and time_limit_s <= 0:
+        raise ValueError(f"time_limit_s must be positive, got {time_limit_s}")
+    lr_multiplier(0.5, warmup, schedule, min_lr_ratio)  # validate the schedule name before training
+
+    rng = random.Random(seed)
+    decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]  # matrices and embeddings
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]  # norm gains
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=lr,
+        betas=betas,
+    )
+    model.train()
+    losses: list[float] = []
+    tokens = completion_tokens = 0
+    start = time.perf_counter()
+    bar = tqdm(total=steps, desc=description, disable=not progress, dynamic_ncols=True)
+    step = 0
+    while step < steps:
+        elapsed = time.perf_counter() - start
+        budget_used = step / steps
+        if time_limit_s is not None:
+            if elapsed >= time_limit_s:
+                break
+            budget_used = max(budget_used, elapsed / time_limit_s)
+        for group in optimizer.param_groups:
+            group["lr"] = lr * lr_multiplier(budget_used, warmup, schedule, min_lr_ratio)
+
+        input_ids, labels = encode_pairs(tokenizer, sample_pairs(batch_size, rng))  # (B, T), (B, T)
+        logits = model(input_ids=input_ids).logits  # (B, T, V)
+        loss, stats = completion_nll(logits, labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+
+        step += 1
+        losses.append(stats["loss"])
+        tokens += input_ids.numel()
+        completion_tokens += stats["completion_tokens"]
+        bar.update(1)
+        if step % 10 == 0 or step == steps:
+            rate = tokens / max(1e-9, time.perf_counter() - start)
+            bar.set_postfix(loss=f"{stats['loss']:.3f}", tok_s=f"{rate:.0f}", refresh=False)
+    bar.close()
+    model.eval()
+
+    seconds = time.perf_counter() - start
+    tail = losses[-max(1, len(losses) // 10) :] if losses else [float("nan")]
+    return {
+        "steps": step,
+        "seconds": seconds,
+        "tokens": tokens,
+        "tokens_per_s": tokens / max(seconds, 1e-9),
+        "completion_tokens": completion_tokens,
+        "final_loss": sum(tail) / len(tail),
+        "losses": losses,
+    }
