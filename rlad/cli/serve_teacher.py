@@ -2,7 +2,8 @@
 
 The training process then reaches it with ``teacher_backend=remote teacher_url=http://HOST:N`` and
 holds only the student. The endpoints (a vLLM-compatible subset plus the tokenizer description the
-pre-flight check needs) are listed in :mod:`rlad.teacher.server`. ``--port 0`` picks a free port;
+pre-flight check needs) are listed in :mod:`rlad.teacher.server`. ``python -m rlad.cli.serve_teacher``
+runs the same command on a machine that only serves (it imports no training code). ``--port 0`` picks a free port;
 the first line printed says where the server listens, e.g.
 ``rlad serve-teacher: serving 'teacher' at http://127.0.0.1:8000 ...``.
 """
@@ -13,20 +14,29 @@ import argparse
 import logging
 import signal
 import sys
+from pathlib import Path
 
 import torch
 
 from rlad.cli.main import UserError
 from rlad.teacher.local import DTYPES, TeacherLoadError
 
+DESCRIPTION = (
+    "Serve MODEL's log-probs of given token ids at POST /v1/completions (the vLLM form), "
+    "with /tokenize and /rlad/tokenizer for the pre-flight tokenizer check."
+)
+
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         name,
         help="serve a teacher's token log-probs over HTTP (for teacher_backend=remote)",
-        description="Serve MODEL's log-probs of given token ids at POST /v1/completions (the vLLM form), "
-        "with /tokenize and /rlad/tokenizer for the pre-flight tokenizer check.",
+        description=DESCRIPTION,
     )
+    return _add_arguments(parser)
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "model", help="teacher: a local directory saved with save_pretrained (or a cached hub name)"
     )
@@ -69,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
     ):
         if value is not None and value <= 0:
             raise UserError(f"{flag} must be positive, got {value}")
+    if args.model.startswith((".", "/", "~")) and not Path(args.model).expanduser().exists():
+        raise UserError(f"MODEL path {args.model!r} does not exist")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     limits = ServerLimits(
         max_sequence_length=args.max_model_len,
@@ -113,3 +125,19 @@ def run(args: argparse.Namespace) -> int:
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m rlad.cli.serve_teacher MODEL --port N``: the same command, importing no other subcommand."""
+    args = _add_arguments(
+        argparse.ArgumentParser(prog="rlad serve-teacher", description=DESCRIPTION)
+    ).parse_args(argv)
+    try:
+        return run(args)
+    except UserError as err:
+        print(f"rlad serve-teacher: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

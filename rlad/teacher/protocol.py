@@ -168,6 +168,28 @@ def parse_scoring_response(body: Any, sequences: list[list[int]], num_scored: li
     return out
 
 
+def field(answer: Any, name: str, kind: type | tuple[type, ...]) -> Any:
+    """``answer[name]`` if ``answer`` is a JSON object holding a ``kind`` there, else MalformedResponseError.
+
+    >>> field({"tokens": [1, 2]}, "tokens", list)
+    [1, 2]
+    """
+    if not isinstance(answer, dict) or not isinstance(answer.get(name), kind):
+        raise MalformedResponseError(f"response has no {name!r} of type {getattr(kind, '__name__', kind)}")
+    return answer[name]
+
+
+def check_tokenizer_description(description: Any) -> dict[str, Any]:
+    """The answer of ``GET /rlad/tokenizer``, checked for shape and against its own fingerprint."""
+    for name in ("vocab", "special_tokens", "special_token_ids"):
+        field(description, name, dict)
+    if tokenizer_fingerprint(description) != description.get("fingerprint"):
+        raise MalformedResponseError(
+            "the tokenizer description does not match its fingerprint (truncated or altered)"
+        )
+    return description
+
+
 def describe_tokenizer(tokenizer: Any, embedding_rows: int | None) -> dict[str, Any]:
     """What the pre-flight check needs to know about a tokenizer, as JSON, with a fingerprint of it.
 

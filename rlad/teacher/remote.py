@@ -36,7 +36,8 @@ import json
 import logging
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -124,8 +125,12 @@ class RemoteTokenizer:
         """Rendered by the server: text (``tokenize=False``) or token ids."""
         body = {"messages": conversation, "add_generation_prompt": add_generation_prompt}
         if tokenize:
-            return self._teacher._request_json("POST", protocol.TOKENIZE, body)["tokens"]
-        return self._teacher._request_json("POST", protocol.RENDER_CHAT, body)["text"]
+            return self._teacher._request_json(
+                "POST", protocol.TOKENIZE, body, parse=lambda a: protocol.field(a, "tokens", list)
+            )
+        return self._teacher._request_json(
+            "POST", protocol.RENDER_CHAT, body, parse=lambda a: protocol.field(a, "text", str)
+        )
 
 
 class RemoteTeacher:
@@ -171,12 +176,8 @@ class RemoteTeacher:
         base_path = parts.path.rstrip("/")
         base_path = base_path[: -len("/v1")] if base_path.endswith("/v1") else base_path
         self.url = f"{parts.scheme}://{parts.netloc}{base_path}"
-        self._scheme, self._host, self._port, self._base_path = (
-            parts.scheme,
-            parts.hostname,
-            parts.port,
-            base_path,
-        )
+        self._scheme, self._host, self._port = parts.scheme, parts.hostname, parts.port
+        self._base_path = base_path
         self.temperature = float(temperature)
         self.batch_size = batch_size or 32
         self.timeout_s = timeout_s
@@ -200,7 +201,7 @@ class RemoteTeacher:
 
     # ------------------------------------------------------------------------------------- set-up
     def _served_model(self, model: str | None) -> tuple[str | None, int | None]:
-        cards = self._request_json("GET", protocol.MODELS).get("data") or []
+        cards = self._request_json("GET", protocol.MODELS, parse=lambda a: protocol.field(a, "data", list))
         names = [c.get("id") for c in cards if isinstance(c, dict)]
         if model is None and names:
             model = names[0]
@@ -213,17 +214,14 @@ class RemoteTeacher:
     def _tokenizer(self, tokenizer: PreTrainedTokenizerBase | None) -> tuple[Any, bool]:
         """The tokenizer for the pre-flight check, and whether the server applies ``temperature``."""
         try:
-            description = self._request_json("GET", protocol.TOKENIZER_INFO)
+            description = self._request_json(
+                "GET", protocol.TOKENIZER_INFO, parse=protocol.check_tokenizer_description
+            )
         except TeacherRequestError as err:
             if err.status != 404:
                 raise
             description = None
         if description is not None:
-            if protocol.tokenizer_fingerprint(description) != description.get("fingerprint"):
-                raise TeacherUnavailableError(
-                    f"the tokenizer description from {self.url} does not match its "
-                    "fingerprint (truncated or altered in transit)"
-                )
             remote = RemoteTokenizer(description, self)
             if tokenizer is not None:  # the caller's tokenizer must be the served one
                 check_tokenizers_match(tokenizer, remote)
@@ -259,7 +257,9 @@ class RemoteTeacher:
             )
         for what, body, expected in probes:
             try:
-                served = self._request_json("POST", protocol.TOKENIZE, body)["tokens"]
+                served = self._request_json(
+                    "POST", protocol.TOKENIZE, body, parse=lambda a: protocol.field(a, "tokens", list)
+                )
             except TeacherRequestError as err:
                 logger.warning("could not spot-check the tokenizer of %s (%s): %s", self.url, what, err)
                 continue
@@ -303,6 +303,10 @@ class RemoteTeacher:
             for c in chunks
         ]
         try:
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)  # all, or up to the first failure
+            failed = [f.exception() for f in done if f.exception() is not None]
+            if failed:
+                raise failed[0]
             for chunk, future in zip(chunks, futures):
                 for b, logps in zip(chunk, future.result()):
                     out[b, : num_scored[b]] = torch.tensor(logps, dtype=torch.float32)
@@ -348,7 +352,7 @@ class RemoteTeacher:
         path: str,
         body: Any = None,
         *,
-        parse: Any = None,
+        parse: Callable[[Any], Any] | None = None,
         cancel: threading.Event | None = None,
     ) -> Any:
         """One JSON request with retries; ``parse`` checks a 200 answer (a ``ValueError`` is retried)."""
@@ -366,7 +370,7 @@ class RemoteTeacher:
                     try:
                         answer = json.loads(raw)
                         return parse(answer) if parse is not None else answer
-                    except ValueError as err:  # not JSON, or protocol.MalformedResponseError
+                    except (ValueError, TypeError, KeyError) as err:  # not JSON, MalformedResponseError
                         last_error = f"malformed response: {err}"
                 elif status in RETRYABLE_STATUS:
                     last_error = f"HTTP {status}: {_reason(raw)}"

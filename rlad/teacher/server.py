@@ -35,6 +35,7 @@ import math
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -122,6 +123,8 @@ class TeacherApp:
         self.tokenizer_description["applies_temperature"] = True
         self.tokenizer_description["max_model_len"] = limits.max_sequence_length
         self._model_lock = threading.Lock()
+        # Fast tokenizers are not safe to call from several threads at once ("Already borrowed").
+        self._tokenizer_lock = threading.Lock()
 
     def _output_rows(self) -> int:
         return self.model.get_output_embeddings().weight.shape[0]
@@ -138,9 +141,9 @@ class TeacherApp:
             ("GET", protocol.MODELS): lambda _: self._models(),
             ("GET", protocol.TOKENIZER_INFO): lambda _: self.tokenizer_description,
             ("POST", protocol.COMPLETIONS): self._completions,
-            ("POST", protocol.TOKENIZE): self._tokenize,
-            ("POST", protocol.DETOKENIZE): self._detokenize,
-            ("POST", protocol.RENDER_CHAT): self._render_chat,
+            ("POST", protocol.TOKENIZE): self._tokenizer_locked(self._tokenize),
+            ("POST", protocol.DETOKENIZE): self._tokenizer_locked(self._detokenize),
+            ("POST", protocol.RENDER_CHAT): self._tokenizer_locked(self._render_chat),
         }
         path = path.split("?", 1)[0].rstrip("/") or "/"
         try:
@@ -159,6 +162,13 @@ class TeacherApp:
         except Exception as err:  # a scoring failure must be an answer, not a dead server
             logger.exception("failed to answer %s %s", method, path)
             return 500, protocol.error_body(f"{type(err).__name__}: {err}", 500)
+
+    def _tokenizer_locked(self, route: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str, Any]]:
+        def call(request: Any) -> dict[str, Any]:
+            with self._tokenizer_lock:
+                return route(request)
+
+        return call
 
     @staticmethod
     def _json(body: bytes | None) -> dict[str, Any]:
@@ -259,9 +269,12 @@ class TeacherApp:
             sum(map(len, job.sequences)),
             time.perf_counter() - start,
         )
+        with self._tokenizer_lock:
+            texts = [
+                (self.tokenizer.convert_ids_to_tokens(t), self.tokenizer.decode(t)) for t in job.sequences
+            ]
         choices = []
-        for i, (tokens, logps) in enumerate(zip(job.sequences, scores)):
-            strings = self.tokenizer.convert_ids_to_tokens(tokens)
+        for i, (tokens, logps, (strings, text)) in enumerate(zip(job.sequences, scores, texts)):
             prompt_logprobs: list[dict[str, Any] | None] = [None]
             prompt_logprobs += [
                 {str(t): {"logprob": lp, "rank": None, "decoded_token": s}}
@@ -269,7 +282,7 @@ class TeacherApp:
             ]
             choice: dict[str, Any] = {
                 "index": i,
-                "text": self.tokenizer.decode(tokens),
+                "text": text,
                 "logprobs": None,
                 "finish_reason": "length",
                 "stop_reason": None,
@@ -392,7 +405,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer("POST", self.rfile.read(int(length)))
 
     def do_PUT(self) -> None:
-        self._answer("PUT", None)
+        self._answer(self.command, None)  # refused with 405 (or 404) and the list of endpoints
 
     do_DELETE = do_PATCH = do_PUT
 
@@ -430,9 +443,9 @@ class _Handler(BaseHTTPRequestHandler):
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    app: TeacherApp  # set by TeacherServer once the model is loaded, before any request is served
 
-    def __init__(self, address: tuple[str, int], app: TeacherApp) -> None:
-        self.app = app
+    def __init__(self, address: tuple[str, int]) -> None:
         super().__init__(address, _Handler)
 
 
@@ -453,17 +466,27 @@ class TeacherServer:
         device: torch.device | str | None = None,
         batch_size: int | None = None,
         limits: ServerLimits | None = None,
+        _bound: _HTTPServer | None = None,
     ) -> None:
+        self.httpd = _bound if _bound is not None else _HTTPServer((host, port))
         self.app = TeacherApp(
             model, tokenizer, model_name=model_name, device=device, batch_size=batch_size, limits=limits
         )
-        self.httpd = _HTTPServer((host, port), self.app)
+        self.httpd.app = self.app
         self._thread: threading.Thread | None = None
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str, *, dtype: str = "auto", **kwargs: Any) -> TeacherServer:
-        """Load the model and tokenizer (see :func:`~rlad.teacher.local.load_teacher_model`) and bind."""
-        return cls(load_teacher_model(name_or_path, dtype), load_teacher_tokenizer(name_or_path), **kwargs)
+    def from_pretrained(
+        cls, name_or_path: str, *, dtype: str = "auto", host: str = "127.0.0.1", port: int = 0, **kwargs: Any
+    ) -> TeacherServer:
+        """Bind ``host:port`` (so that a busy port fails before a large model loads), then load and serve."""
+        bound = _HTTPServer((host, port))
+        try:
+            model, tokenizer = load_teacher_model(name_or_path, dtype), load_teacher_tokenizer(name_or_path)
+            return cls(model, tokenizer, _bound=bound, **kwargs)
+        except BaseException:
+            bound.server_close()
+            raise
 
     @property
     def port(self) -> int:

@@ -16,6 +16,7 @@ from trl import GRPOConfig
 
 from rlad.objectives import ESTIMATORS, LOSSES
 from rlad.objectives.schedules import SCHEDULES
+from rlad.teacher import BACKENDS
 
 # TRL's aggregation (`loss_type`) -> ours. The other TRL loss types change the surrogate itself.
 AGGREGATION_OF_LOSS_TYPE = {
@@ -42,6 +43,36 @@ class RLADConfig(GRPOConfig):
     )
     teacher_dtype: str = field(
         default="auto", metadata=_help("Teacher weights dtype: auto, float32, bfloat16, float16.")
+    )
+    teacher_backend: str = field(
+        default="local",
+        metadata=_help(
+            "Where the teacher runs: local (training device), offload (weights kept on "
+            "teacher_offload_device), remote (a server at teacher_url: `rlad serve-teacher` or vLLM)."
+        ),
+    )
+    teacher_offload_device: str = field(
+        default="cpu", metadata=_help("offload: where the teacher's weights are kept between scoring calls.")
+    )
+    teacher_offload_move: bool = field(
+        default=True,
+        metadata=_help(
+            "offload: copy the weights to the training device for each scoring call (True) "
+            "or score where they are kept (False)."
+        ),
+    )
+    teacher_url: str | None = field(
+        default=None, metadata=_help("remote: the teacher server, e.g. http://127.0.0.1:8000.")
+    )
+    teacher_timeout_s: float = field(
+        default=60.0, metadata=_help("remote: seconds each socket operation of a request may take.")
+    )
+    teacher_max_retries: int = field(
+        default=8,
+        metadata=_help("remote: retries (waits 1, 2, 4 .. 30 s) before TeacherUnavailableError."),
+    )
+    teacher_max_concurrency: int = field(
+        default=4, metadata=_help("remote: scoring requests in flight at once.")
     )
     teacher_batch_size: int | None = field(
         default=None,
@@ -160,8 +191,33 @@ class RLADConfig(GRPOConfig):
                 errors.append(
                     f"{name}={value!r} is a TRL option rlad's losses do not implement (keep {default!r})"
                 )
+        errors += self._teacher_backend_errors()
         if errors:
             raise ValueError("invalid RLADConfig: " + "; ".join(errors))
+
+    def _teacher_backend_errors(self) -> list[str]:
+        errors = []
+        if self.teacher_backend not in BACKENDS:
+            errors.append(
+                f"teacher_backend={self.teacher_backend!r} is not one of {', '.join(BACKENDS.names())}"
+            )
+        if self.teacher_backend == "remote" and not self.teacher_url:
+            errors.append("teacher_backend='remote' needs teacher_url")
+        if self.teacher_url and self.teacher_backend != "remote":
+            errors.append(
+                f"teacher_url is only used with teacher_backend='remote' (not {self.teacher_backend!r})"
+            )
+        if self.teacher_backend == "remote" and self.teacher_rollouts_per_prompt > 0:
+            errors.append(
+                "teacher rollouts generate with the teacher's weights: use teacher_backend local or offload"
+            )
+        if self.teacher_timeout_s <= 0:
+            errors.append(f"teacher_timeout_s={self.teacher_timeout_s} must be positive")
+        if self.teacher_max_retries < 0:
+            errors.append(f"teacher_max_retries={self.teacher_max_retries} must be >= 0")
+        if self.teacher_max_concurrency < 1:
+            errors.append(f"teacher_max_concurrency={self.teacher_max_concurrency} must be >= 1")
+        return errors
 
     @property
     def needs_teacher(self) -> bool:

@@ -34,8 +34,8 @@ from trl import GRPOTrainer
 
 from rlad.objectives import LOSSES, coefficient_at, gated_alpha, imitation_gates
 from rlad.teacher import (
-    LocalTeacher,
     TeacherScorer,
+    build_teacher,
     check_tokenizers_match,
     load_teacher_model,
     load_teacher_tokenizer,
@@ -66,10 +66,13 @@ class RLADTrainer(GRPOTrainer):
     ) -> None:
         if not isinstance(args, RLADConfig):
             raise TypeError(f"RLADTrainer needs an RLADConfig, got {type(args).__name__}")
-        if args.needs_teacher and teacher is None and args.teacher_model is None:
-            raise ValueError(f"loss={args.loss!r} needs a teacher: set teacher_model or pass teacher=")
+        if args.needs_teacher and teacher is None and args.teacher_model is None and args.teacher_url is None:
+            raise ValueError(
+                f"loss={args.loss!r} needs a teacher: set teacher_model (or teacher_url) or pass teacher="
+            )
         teacher_model = None
-        if teacher is None and args.teacher_model is not None and args.needs_teacher:
+        remote = args.teacher_backend == "remote"
+        if teacher is None and args.teacher_model is not None and args.needs_teacher and not remote:
             teacher_model = load_teacher_model(
                 args.teacher_model, args.teacher_dtype
             )  # fails fast on bad paths
@@ -93,25 +96,43 @@ class RLADTrainer(GRPOTrainer):
 
     # ----------------------------------------------------------------------------------- teacher set-up
     def _build_teacher(self, teacher: Any, teacher_tokenizer: Any) -> TeacherScorer | None:
+        args = self.args
+        if teacher is None and args.teacher_backend == "remote" and args.needs_teacher:
+            if teacher_tokenizer is None and args.teacher_model is not None:
+                teacher_tokenizer = load_teacher_tokenizer(args.teacher_model)  # for servers other than ours
+            teacher = build_teacher(
+                "remote",
+                url=args.teacher_url,
+                tokenizer=teacher_tokenizer,
+                temperature=self.temperature,
+                batch_size=args.teacher_batch_size,
+                max_concurrency=args.teacher_max_concurrency,
+                timeout_s=args.teacher_timeout_s,
+                max_retries=args.teacher_max_retries,
+            )
         if teacher is None:
             return None
         if isinstance(teacher, PreTrainedModel):
             if teacher_tokenizer is None:
                 teacher_tokenizer = load_teacher_tokenizer(teacher.name_or_path)
-            teacher = LocalTeacher(
-                teacher,
-                teacher_tokenizer,
-                device=self.accelerator.device,
-                temperature=self.temperature,
-                batch_size=self.args.teacher_batch_size,
-            )
+            common = {
+                "model": teacher,
+                "tokenizer": teacher_tokenizer,
+                "temperature": self.temperature,
+                "batch_size": args.teacher_batch_size,
+            }
+            if args.teacher_backend == "offload":
+                compute = self.accelerator.device if args.teacher_offload_move else None
+                teacher = build_teacher(
+                    "offload", **common, offload_device=args.teacher_offload_device, compute_device=compute
+                )
+            else:
+                teacher = build_teacher("local", **common, device=self.accelerator.device)
         if not isinstance(teacher, TeacherScorer):
             raise TypeError(
                 f"teacher must be a TeacherScorer or a PreTrainedModel, got {type(teacher).__name__}"
             )
-        rows = None
-        if isinstance(teacher, LocalTeacher):
-            rows = teacher.model.get_output_embeddings().weight.shape[0]
+        rows = getattr(teacher, "embedding_rows", None)
         check_tokenizers_match(self.processing_class, teacher.tokenizer, teacher_embedding_rows=rows)
         return teacher
 
