@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import rlad.compare as cmp
+import rlad.compare_results as res
 import rlad.sft_distill as sft
 from rlad.plots import mean_over_runs, plot_regime_fractions, plot_subset_bars, plot_validation_curves
 from rlad.recipes import Recipe
@@ -23,13 +24,13 @@ def _summary(overall: tuple[float, float], **subsets: tuple[float, float]) -> di
 
 
 def test_mean_std_by_hand():
-    stat = cmp.mean_std([0.2, 0.4, 0.9])
+    stat = res.mean_std([0.2, 0.4, 0.9])
     assert stat.mean == pytest.approx(0.5) and stat.n == 3
     assert stat.std == pytest.approx(math.sqrt(((0.3**2) + (0.1**2) + (0.4**2)) / 2))  # sample std, n - 1
-    assert str(cmp.mean_std([0.5, 0.7])) == "0.600 ± 0.141"
-    assert cmp.mean_std([0.3]) == cmp.Stat(0.3, None, 1) and str(cmp.mean_std([0.3])) == "0.300"
-    assert cmp.mean_std([None, 0.5, float("nan")]).n == 1
-    assert str(cmp.mean_std([])) == "n/a"
+    assert str(res.mean_std([0.5, 0.7])) == "0.600 ± 0.141"
+    assert res.mean_std([0.3]) == res.Stat(0.3, None, 1) and str(res.mean_std([0.3])) == "0.300"
+    assert res.mean_std([None, 0.5, float("nan")]).n == 1
+    assert str(res.mean_std([])) == "n/a"
 
 
 def test_aggregate_by_hand():
@@ -40,23 +41,23 @@ def test_aggregate_by_hand():
         ],
         "rlad": [_summary((0.8, 1.0), ops2=(0.9, 1.0), ops10=(0.7, 1.0))],
     }
-    rows = {(r.method, r.subset): r for r in cmp.aggregate(results)}
+    rows = {(r.method, r.subset): r for r in res.aggregate(results)}
     assert [s for m, s in rows if m == "grpo"] == ["ops2", "ops10", "all"]  # natural order, then all
     assert rows["grpo", "all"].mean_at_k.mean == pytest.approx(0.4)
     assert rows["grpo", "all"].mean_at_k.std == pytest.approx(math.sqrt(0.02))
     assert rows["grpo", "all"].pass_at_k.mean == pytest.approx(0.625)
-    assert rows["grpo", "ops10"].mean_at_k == cmp.Stat(0.4, None, 1)  # only one seed has ops10
-    assert rows["rlad", "ops2"].pass_at_k == cmp.Stat(1.0, None, 1)
+    assert rows["grpo", "ops10"].mean_at_k == res.Stat(0.4, None, 1)  # only one seed has ops10
+    assert rows["rlad", "ops2"].pass_at_k == res.Stat(1.0, None, 1)
 
-    gaps = cmp.gap_closed(results, student_before=_summary((0.2, 0.4)), teacher=_summary((1.0, 1.0)))
+    gaps = res.gap_closed(results, student_before=_summary((0.2, 0.4)), teacher=_summary((1.0, 1.0)))
     assert gaps["grpo"].mean == pytest.approx((0.375 + 0.125) / 2) and gaps["rlad"].mean == pytest.approx(
         0.75
     )
-    assert cmp.gap_closed(results, None, _summary((1.0, 1.0))) == {}
-    assert cmp.gap_closed(results, _summary((0.9, 1.0)), _summary((0.5, 1.0)))["grpo"].n == 0  # no gap
+    assert res.gap_closed(results, None, _summary((1.0, 1.0))) == {}
+    assert res.gap_closed(results, _summary((0.9, 1.0)), _summary((0.5, 1.0)))["grpo"].n == 0  # no gap
 
     refs = {"student_before": _summary((0.2, 0.4), ops2=(0.3, 0.5)), "teacher": _summary((1.0, 1.0))}
-    md = cmp.results_markdown(cmp.aggregate(results), refs, gaps, k=4, seeds={"grpo": 2, "rlad": 1})
+    md = res.results_markdown(res.aggregate(results), refs, gaps, k=4, seeds={"grpo": 2, "rlad": 1})
     assert "| grpo | 2 | 0.400 ± 0.141 | 0.625 ± 0.177 | 0.250 ± 0.177 |" in md
     assert "| rlad | 1 | 0.800 | 1.000 | 0.750 |" in md
     assert "| student_before (reference) | - | 0.200 | 0.400 | - |" in md
@@ -97,13 +98,13 @@ def test_curves_and_plots(tmp_path):
         {"step": 2, "eval/mean_at_k": 0.625},  # a resumed run logged step 2 again: keep the last
     ]
     metrics.write_text("".join(json.dumps(r) + "\n" for r in records))
-    read = cmp.read_metrics(metrics)
-    assert cmp.curve(read, "eval/mean_at_k") == [(2, 0.625)]
-    assert cmp.regime_curves(read) == {
+    read = res.read_metrics(metrics)
+    assert res.curve(read, "eval/mean_at_k") == [(2, 0.625)]
+    assert res.regime_curves(read) == {
         "pos_teacher_more": [(1, 0.25), (2, 0.5)],
         "zero_adv": [(1, 0.75), (2, 0.5)],
     }
-    assert cmp.read_metrics(tmp_path / "missing.jsonl") == []
+    assert res.read_metrics(tmp_path / "missing.jsonl") == []
     assert mean_over_runs([[(1, 0.0), (2, 1.0)], [(1, 1.0), (3, 0.5)]]) == (
         [1, 2, 3],
         [0.5, 1.0, 0.5],
@@ -113,7 +114,7 @@ def test_curves_and_plots(tmp_path):
     val = plot_validation_curves({"rlad": [[(2, 0.5), (4, 0.7)], [(2, 0.3)]], "grpo": [[]]}, tmp_path / "v.png", k=4,
                                  references={"student_before": 0.2})  # fmt: skip
     bars = plot_subset_bars({"rlad": {"ops2": (0.5, 0.1), "all": (0.4, 0.0)}}, tmp_path / "b.png", k=4)
-    regimes = plot_regime_fractions({"rlad": [cmp.regime_curves(read)], "grpo": [{}]}, tmp_path / "r.png")
+    regimes = plot_regime_fractions({"rlad": [res.regime_curves(read)], "grpo": [{}]}, tmp_path / "r.png")
     for path in (val, bars, regimes):
         assert path is not None and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert plot_validation_curves({"grpo": [[]]}, tmp_path / "none.png", k=4) is None
