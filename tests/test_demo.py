@@ -27,7 +27,11 @@ def test_demo_quick_runs_end_to_end_and_writes_its_outputs(tmp_path, capsys):
 def test_shipped_checkpoints_match_the_build_specification():
     for role, spec in BUILDS.items():
         facts = json.loads((checkpoint(role) / "build.json").read_text())
-        assert facts["shape"] == spec["shape"] and facts["steps"] == spec["steps"] and facts["seed"] == spec["seed"]
+        assert (
+            facts["shape"] == spec["shape"]
+            and facts["steps"] == spec["steps"]
+            and facts["seed"] == spec["seed"]
+        )
 
 
 def test_tiny_recipe_points_at_the_shipped_models():

@@ -23,7 +23,9 @@ def test_recipe_loads_and_starts_with_its_command(path):
 
 def test_overrides_and_errors(tmp_path):
     path = RECIPES[0]
-    recipe = load_recipe(path, ["alpha=0.3", "config.max_steps=7", "task_options.reward=logic_rl", "eval_k=2"])
+    recipe = load_recipe(
+        path, ["alpha=0.3", "config.max_steps=7", "task_options.reward=logic_rl", "eval_k=2"]
+    )
     assert recipe.config["alpha"] == 0.3 and recipe.config["max_steps"] == 7 and recipe.eval_k == 2
     assert recipe.task_options["reward"] == "logic_rl"
     with pytest.raises(RecipeError, match="unknown key 'alpah'; did you mean 'alpha'"):

@@ -331,5 +331,7 @@ def test_token_weights_scale_the_policy_term_only():
     assert weighted.item() == pytest.approx(-0.25)
     teacher = torch.tensor([[-2.0, -2.0]])
     kd_plain, _ = kdrl_loss(logp=logp, teacher_logp=teacher, kd_beta=0.1, **kwargs)
-    kd_weighted, _ = kdrl_loss(logp=logp, teacher_logp=teacher, kd_beta=0.1, token_weights=torch.zeros(1, 2), **kwargs)
+    kd_weighted, _ = kdrl_loss(
+        logp=logp, teacher_logp=teacher, kd_beta=0.1, token_weights=torch.zeros(1, 2), **kwargs
+    )
     assert kd_weighted.item() == pytest.approx(kd_plain.item() + 1.0)  # only the KD term (0.1 * 0.5) remains
