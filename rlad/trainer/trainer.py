@@ -202,8 +202,7 @@ class RLADTrainer(GRPOTrainer):
             "token_weights": inputs.get("importance_sampling_ratio"),
         }
         params, extra_metrics = self._loss_hyperparameters(available)
-        call = {k: v for k, v in {**available, **params}.items() if k in self._loss_params and v is not None}
-        loss, metrics = self.loss_fn(**call)
+        loss, metrics = self.loss_fn(**self._loss_arguments(available, params))
         if mode == "train":
             loss = loss / self.current_gradient_accumulation_steps  # TRL's scaling for gradient accumulation
 
@@ -211,6 +210,13 @@ class RLADTrainer(GRPOTrainer):
         metrics["entropy"] = (entropies * mask).sum() / mask.sum().clamp(min=1)
         self._log_loss_metrics(mode, metrics)
         return loss
+
+    def _loss_arguments(self, tensors: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        """What the chosen objective's signature asks for. A tensor that is absent (None) is left out;
+        a hyperparameter is passed even when None, which can mean "off" (e.g. clamp=None)."""
+        call = {k: v for k, v in tensors.items() if k in self._loss_params and v is not None}
+        call.update({k: v for k, v in params.items() if k in self._loss_params})
+        return call
 
     def _loss_hyperparameters(
         self, tensors: dict[str, Any]

@@ -157,3 +157,23 @@ def test_saved_model_loads_and_generates(toy, char_tokenizer, tmp_path):
     ids = char_tokenizer("3+4=", return_tensors="pt")
     out = model.generate(**ids, max_new_tokens=3, do_sample=False)
     assert out.shape[1] > ids["input_ids"].shape[1]
+
+
+def test_clamp_none_reaches_the_loss(toy, char_tokenizer, tmp_path):
+    """A hyperparameter set to None means "off" and must not fall back to the loss's default."""
+    trainer = _trainer(toy, char_tokenizer, tmp_path, loss="trrd", teacher_log_ratio_clamp=None)
+    logp = torch.tensor([[-1.0]])
+    tensors = {
+        "logp": logp,
+        "old_logp": logp,
+        "teacher_logp": torch.tensor([[-4.0]]),
+        "advantages": -torch.ones(1),
+        "mask": torch.ones(1, 1),
+        "ref_logp": None,
+    }
+    params, _ = trainer._loss_hyperparameters(tensors)
+    call = trainer._loss_arguments(tensors, params)
+    assert call["clamp"] is None and "ref_logp" not in call
+    unclamped, _ = trainer.loss_fn(**call)
+    clamped, _ = trainer.loss_fn(**{**call, "clamp": 1.0})
+    assert unclamped.item() != clamped.item()
