@@ -1,0 +1,265 @@
+"""The CPU-scale reproduction of the paper's comparison: RLAD vs KDRL vs GRPO vs SFT, one command.
+
+    python -m benchmarks.run [--quick] [--out DIR]      # or: python benchmarks/run.py ...
+
+Phases (each runs its jobs two at a time, one thread each; finished runs are reused on a re-run):
+
+1. references (untrained student, teacher) and the learning-rate search: every method, every rate of
+   ``lr_grid``, seed 0, ``lr_search_steps`` steps; in the same pool, the logic family's tiny teacher is
+   built (:mod:`benchmarks.logic`).
+2. pick each method's rate: the best mean of the last two validation points (in-distribution test
+   split, Mean@k), the smaller rate on a tie. Recorded in ``lr_search.json``.
+3. the main comparison (every method x ``seeds`` seeds at its rate), the RLAD ablations (seed 0, RLAD's
+   rate) and, when the logic teacher reached its target, the logic comparison (the math rates).
+4. cost, alone on the machine: GRPO / KDRL / RLAD side by side in one process, then teacher-scoring
+   memory, chunked vs naive (:mod:`benchmarks.cost`).
+5. the report: ``OUT/report.md``, ``OUT/report.json`` and ``OUT/plots/*.png`` (:mod:`benchmarks.report`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # python benchmarks/run.py
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.pool import Job, run_job, run_jobs, worker_job  # noqa: E402
+from benchmarks.settings import (  # noqa: E402
+    ABLATIONS,
+    FULL,
+    QUICK,
+    Family,
+    Mode,
+    RunSpec,
+    logic_family,
+    math_family,
+)
+
+PHASES = ("search", "main", "cost", "report")
+
+
+class Log:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.start = time.time()
+
+    def __call__(self, message: str) -> None:
+        line = f"[{time.time() - self.start:7.1f} s] {message}"
+        print(line, flush=True)
+        with self.path.open("a") as fh:
+            fh.write(line + "\n")
+
+
+def reference_specs(family: Family, mode: Mode, out: Path) -> list[RunSpec]:
+    return [
+        RunSpec(
+            name=f"{family.name}/reference/{role}",
+            phase="reference",
+            family=family,
+            method="reference",
+            seed=0,
+            learning_rate=0.0,
+            steps=0,
+            overrides={},
+            mode=mode,
+            out_dir=out / "runs" / family.name / "reference" / role,
+            model=model,
+        )
+        for role, model in (("student_before", family.student), ("teacher", family.teacher))
+    ]
+
+
+def train_spec(
+    family: Family,
+    mode: Mode,
+    out: Path,
+    phase: str,
+    tag: str,
+    method: str,
+    seed: int,
+    lr: float,
+    steps: int,
+    overrides: dict | None = None,
+) -> RunSpec:
+    name = f"{family.name}/{phase}/{tag}/seed{seed}"
+    return RunSpec(
+        name=name,
+        phase=phase,
+        family=family,
+        method=method,
+        seed=seed,
+        learning_rate=lr,
+        steps=steps,
+        overrides=dict(overrides or {}),
+        mode=mode,
+        out_dir=out / "runs" / name,
+    )
+
+
+def search_specs(family: Family, mode: Mode, out: Path) -> list[RunSpec]:
+    return [
+        train_spec(family, mode, out, "lr_search", f"{method}_lr{lr:g}", method, 0, lr, mode.lr_search_steps)
+        for method in mode.methods
+        for lr in mode.lr_grid
+    ]
+
+
+def validation_score(spec: RunSpec) -> float | None:
+    """Mean of the last two validation points of a finished run (None if it has none)."""
+    path = spec.out_dir / "metrics.jsonl"
+    if not path.is_file():
+        return None
+    points = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    values = [p["eval/mean_at_k"] for p in points if "eval/mean_at_k" in p]
+    return sum(values[-2:]) / len(values[-2:]) if values else None
+
+
+def choose_rates(specs: list[RunSpec], mode: Mode) -> dict[str, dict]:
+    """Per method: every rate's validation score and the chosen rate (best; smaller on a tie)."""
+    chosen = {}
+    for method in mode.methods:
+        scores = {s.learning_rate: validation_score(s) for s in specs if s.method == method}
+        defined = {lr: v for lr, v in scores.items() if v is not None}
+        best = max(sorted(defined), key=lambda lr: defined[lr]) if defined else mode.lr_grid[0]
+        chosen[method] = {"scores": {f"{lr:g}": v for lr, v in scores.items()}, "chosen": best}
+    return chosen
+
+
+def main_specs(family: Family, mode: Mode, out: Path, rates: dict[str, dict], seeds: int) -> list[RunSpec]:
+    return [
+        train_spec(family, mode, out, "main", method, method, seed, rates[method]["chosen"], mode.steps)
+        for seed in range(seeds)
+        for method in mode.methods
+    ]
+
+
+def ablation_specs(family: Family, mode: Mode, out: Path, rates: dict[str, dict]) -> list[RunSpec]:
+    lr = rates["rlad"]["chosen"]
+    return [
+        train_spec(family, mode, out, "ablation", name, "rlad", 0, lr, mode.ablation_steps, ABLATIONS[name])
+        for name in mode.ablations
+    ]
+
+
+def logic_pair_job(mode: Mode, out: Path) -> Job:
+    folder = out / "logic_models"
+    argv = [
+        sys.executable,
+        "-m",
+        "benchmarks.logic",
+        "--out",
+        str(folder),
+        "--teacher-seconds",
+        str(mode.logic_teacher_seconds),
+        "--student-seconds",
+        str(mode.logic_student_seconds),
+    ]
+    return Job("logic/models", argv, folder, folder / "pair.json")
+
+
+def cost_job(mode: Mode, out: Path, rates: dict[str, dict]) -> Job:
+    spec = train_spec(
+        math_family(), mode, out, "cost", "cost", "grpo", 0, rates["rlad"]["chosen"], mode.cost_steps
+    )
+    folder = out / "cost"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "spec.json").write_text(json.dumps(spec.to_json(), indent=1, default=str) + "\n")
+    argv = [sys.executable, "-m", "benchmarks.cost", str(folder / "spec.json"), str(folder / "cost.json")]
+    return Job("cost", argv, folder, folder / "cost.json")
+
+
+def run_benchmark(mode: Mode, out: Path, phases: tuple[str, ...] = PHASES) -> dict:
+    """Run the phases of ``mode`` into ``out``; returns what ``OUT/benchmark.json`` records."""
+    from benchmarks.report import write_report
+
+    out.mkdir(parents=True, exist_ok=True)
+    log = Log(out / "benchmark.log")
+    math = math_family()
+    record_path = out / "benchmark.json"
+    record = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    record.update(mode=dataclasses.asdict(mode), phase_seconds=record.get("phase_seconds", {}))
+    started = time.time()
+
+    def phase(name: str, jobs: list[Job]) -> list[dict]:
+        t0 = time.time()
+        log(f"phase {name}: {len(jobs)} job(s), {mode.workers} at a time")
+        results = run_jobs(jobs, mode.workers, log)
+        if any(not r.get("reused") for r in results):  # a resumed phase adds its time to the earlier one
+            record["phase_seconds"][name] = round(
+                record["phase_seconds"].get(name, 0.0) + time.time() - t0, 1
+            )
+        record.setdefault("failures", {})[name] = [r for r in results if not r["ok"]]
+        return results
+
+    searches = search_specs(math, mode, out)
+    if "search" in phases:
+        jobs = [logic_pair_job(mode, out)] if mode.logic else []
+        jobs += [worker_job(s) for s in reference_specs(math, mode, out)] + [worker_job(s) for s in searches]
+        phase("search", jobs)
+    rates = choose_rates(searches, mode)
+    (out / "lr_search.json").write_text(json.dumps(rates, indent=1) + "\n")
+    log("learning rates: " + ", ".join(f"{m} {r['chosen']:g}" for m, r in rates.items()))
+
+    if "main" in phases:
+        specs = main_specs(math, mode, out, rates, mode.seeds) + ablation_specs(math, mode, out, rates)
+        pair_path = out / "logic_models" / "pair.json"
+        if mode.logic and pair_path.is_file() and json.loads(pair_path.read_text()).get("usable"):
+            logic = logic_family(out / "logic_models")
+            specs += reference_specs(logic, mode, out) + main_specs(logic, mode, out, rates, mode.logic_seeds)
+        elif mode.logic:
+            log("logic: the tiny teacher missed its target (see logic_models/pair.json); no logic runs")
+        phase("main", [worker_job(s) for s in specs])
+
+    if "cost" in phases:
+        t0 = time.time()
+        log("phase cost: alone on the machine")
+        result = run_job(cost_job(mode, out, rates), log)
+        if not result.get("reused"):
+            record["phase_seconds"]["cost"] = round(time.time() - t0, 1)
+        record.setdefault("failures", {})["cost"] = [] if result["ok"] else [result]
+
+    record["last_invocation_seconds"] = round(time.time() - started, 1)
+    record.setdefault("invocations", []).append(
+        {"phases": list(phases), "seconds": record["last_invocation_seconds"], "date": time.strftime("%F %T")}
+    )
+    record["total_seconds"] = round(sum(record["phase_seconds"].values()), 1)
+    record_path.write_text(json.dumps(record, indent=1) + "\n")
+    if "report" in phases:
+        report = write_report(out, mode)
+        log(f"report: {report}")
+    log(f"finished: this invocation {record['last_invocation_seconds']:.0f} s")
+    return record
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="the CI-sized mode (a few minutes)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="output folder (default: benchmarks/runs/<mode>)"
+    )
+    parser.add_argument(
+        "--phases",
+        default=",".join(PHASES),
+        help=f"comma-separated subset of {','.join(PHASES)} (default: all)",
+    )
+    parser.add_argument("--seeds", type=int, default=None, help="override the mode's seeds (main comparison)")
+    args = parser.parse_args(argv)
+    mode = QUICK if args.quick else FULL
+    if args.seeds is not None:
+        mode = dataclasses.replace(mode, seeds=args.seeds)
+    phases = tuple(p.strip() for p in args.phases.split(",") if p.strip())
+    unknown = [p for p in phases if p not in PHASES]
+    if unknown:
+        parser.error(f"unknown phase(s) {unknown}; valid: {', '.join(PHASES)}")
+    out = args.out or Path(__file__).resolve().parent / "runs" / mode.name
+    run_benchmark(mode, out, phases)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

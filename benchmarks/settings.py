@@ -1,0 +1,234 @@
+"""What the benchmark runs: the modes (full, quick), the methods and their fixed settings, the ablations.
+
+Every training run is described by a :class:`RunSpec` (plain data, written to ``spec.json`` and read back
+by :mod:`benchmarks.worker` in a fresh process). Equal budgets: every method of a family trains the same
+student from the same prompts for the same number of steps with the same batch
+(``prompts_per_step`` x ``num_generations`` completions for RL; the same number of (prompt, completion)
+pairs per step for SFT), and gets the same learning-rate grid in the search.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.logic import TASK_OPTIONS as LOGIC_TASK_OPTIONS
+from rlad.demo.models import TASK_OPTIONS as MATH_TASK_OPTIONS
+from rlad.demo.models import checkpoint
+
+# Method -> the RLADConfig overrides that select it. KDRL uses the KDRL paper's annealed coefficient
+# (5e-3 -> 1e-3, k2 estimator); RLAD the paper's defaults (alpha 0.5, clamp c = 1, eps 0.2 / 0.28).
+METHODS: dict[str, dict[str, Any]] = {
+    "grpo": {"loss": "grpo"},
+    "kdrl": {
+        "loss": "kdrl",
+        "kd_beta": 5e-3,
+        "kd_beta_end": 1e-3,
+        "kd_schedule": "linear",
+        "kd_estimator": "k2",
+    },
+    "rlad": {"loss": "trrd", "alpha": 0.5, "teacher_log_ratio_clamp": 1.0},
+    "sft": {},  # rejection-sampled teacher outputs, rlad.sft_distill
+}
+RL_METHODS = ("grpo", "kdrl", "rlad")
+
+# Ablations of RLAD (1 seed). Values chosen before any run, from the toy's scale: |old - teacher logp|
+# averages ~4 nats per token at step 0, so tau_align = 2 closes the least aligned sequences.
+ABLATIONS: dict[str, dict[str, Any]] = {
+    "alpha0.1": {"alpha": 0.1},
+    "alpha0.3": {"alpha": 0.3},
+    "alpha0.7": {"alpha": 0.7},
+    "alpha0.9": {"alpha": 0.9},
+    # Clamp off. Not ``None``: RLADTrainer._compute_loss drops None-valued loss arguments, so
+    # ``teacher_log_ratio_clamp: null`` silently runs with the loss's default c = 1 (measured: a run with
+    # null was bit-identical to the default run). A bound no log-ratio reaches is the same maths.
+    "clamp_off": {"teacher_log_ratio_clamp": 1e9},
+    "gate_align": {"gate_align_tau": 2.0},
+    "gate_adv": {"gate_adv_tau": 0.5},
+    "gate_explore": {"gate_explore_rate": 0.5},
+    "teacher_rollouts": {"teacher_rollouts_per_prompt": 2, "teacher_rollouts_when": "all_failed"},
+}
+
+
+@dataclass(frozen=True)
+class Family:
+    """A task family: the task, its student and teacher, its held-out subsets."""
+
+    name: str
+    task: str
+    task_options: dict[str, Any]
+    student: str
+    teacher: str
+    max_completion_length: int
+    ood_split: str | None  # split holding out-of-distribution problems, if the task has one
+    hardest: str  # the subset the "largest gains on the hardest subset" claim is read on
+
+
+def math_family() -> Family:
+    return Family(
+        name="math",
+        task="arithmetic",
+        task_options=dict(MATH_TASK_OPTIONS),
+        student=str(checkpoint("student")),
+        teacher=str(checkpoint("teacher")),
+        max_completion_length=32,
+        ood_split="ood",
+        hardest="ood_ops4",
+    )
+
+
+def logic_family(models_dir: Path) -> Family:
+    return Family(
+        name="logic",
+        task="kk_synthetic",
+        task_options=dict(LOGIC_TASK_OPTIONS),
+        student=str(models_dir / "student"),
+        teacher=str(models_dir / "teacher"),
+        max_completion_length=24,
+        ood_split=None,
+        hardest="ppl5",
+    )
+
+
+@dataclass(frozen=True)
+class Mode:
+    """The sizes of one benchmark mode. All runs of a phase share them (equal budgets)."""
+
+    name: str
+    steps: int  # training steps of the main comparison
+    seeds: int
+    eval_every: int  # validation (in-distribution test split) every N steps
+    k: int  # samples per problem: Mean@k, Pass@k
+    prompts_per_step: int
+    num_generations: int
+    temperature: float  # rollout temperature (the eval uses 0.6 / top-p 0.95, the paper's protocol)
+    train_limit: int | None  # training prompts (None: the task's whole train split)
+    eval_limit: int | None  # in-distribution test problems (None: all)
+    ood_limit: int | None  # out-of-distribution problems (None: all)
+    lr_grid: tuple[float, ...]
+    lr_search_steps: int
+    ablations: tuple[str, ...]
+    ablation_steps: int
+    cost_steps: int  # steps per method in the side-by-side cost run
+    cost_repeats: int  # the cost run goes A B C, C B A, ... to cancel drift on a shared machine
+    memory_shapes: tuple[tuple[int, int, int], ...]  # (vocab, batch, length) of the memory probe
+    sft_samples_per_prompt: int
+    logic: bool
+    logic_teacher_seconds: float
+    logic_student_seconds: float
+    logic_seeds: int
+    workers: int = 2  # training processes at once (2-core machine)
+    methods: tuple[str, ...] = field(default=("sft", "grpo", "kdrl", "rlad"))
+
+
+FULL = Mode(
+    name="full",
+    steps=200,
+    seeds=3,
+    eval_every=20,
+    k=8,
+    prompts_per_step=16,
+    num_generations=8,
+    temperature=0.7,
+    train_limit=None,
+    eval_limit=None,  # 228 problems (28 ops2 + 200 ops3)
+    ood_limit=None,  # 200 problems (ood_ops4)
+    lr_grid=(3e-5, 1e-4, 3e-4),
+    lr_search_steps=100,
+    ablations=tuple(ABLATIONS),
+    ablation_steps=200,
+    cost_steps=25,
+    cost_repeats=2,
+    memory_shapes=((32000, 8, 256), (150000, 8, 256)),
+    sft_samples_per_prompt=8,
+    logic=True,
+    logic_teacher_seconds=420.0,
+    logic_student_seconds=60.0,
+    logic_seeds=3,
+)
+
+QUICK = Mode(
+    name="quick",
+    steps=6,
+    seeds=1,
+    eval_every=3,
+    k=4,
+    prompts_per_step=4,
+    num_generations=4,
+    temperature=0.7,
+    train_limit=64,
+    eval_limit=16,
+    ood_limit=8,
+    lr_grid=(1e-4,),
+    lr_search_steps=3,
+    ablations=("alpha0.3", "clamp_off"),
+    ablation_steps=3,
+    cost_steps=3,
+    cost_repeats=1,
+    memory_shapes=((32000, 2, 64),),
+    sft_samples_per_prompt=2,
+    logic=False,
+    logic_teacher_seconds=0.0,
+    logic_student_seconds=0.0,
+    logic_seeds=0,
+)
+
+MODES = {m.name: m for m in (FULL, QUICK)}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run (or one evaluation-only reference when ``method`` is ``reference``)."""
+
+    name: str  # unique folder name under OUT/runs
+    phase: str  # lr_search, main, ablation, reference
+    family: Family
+    method: str  # sft, grpo, kdrl, rlad, or "reference"
+    seed: int
+    learning_rate: float
+    steps: int
+    overrides: dict[str, Any]  # extra RLADConfig fields (ablations)
+    mode: Mode
+    out_dir: Path
+    model: str | None = None  # reference runs: the model to evaluate
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["out_dir"] = str(self.out_dir)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunSpec:
+        data = dict(data)
+        data["family"] = Family(**data["family"])
+        mode = dict(data["mode"])
+        for key in ("lr_grid", "ablations", "methods"):
+            mode[key] = tuple(mode[key])
+        mode["memory_shapes"] = tuple(tuple(s) for s in mode["memory_shapes"])
+        data["mode"] = Mode(**mode)
+        data["out_dir"] = Path(data["out_dir"])
+        return cls(**data)
+
+    def config(self) -> dict[str, Any]:
+        """The RLADConfig fields of this run (SFT reads the budget fields of the same dict)."""
+        mode = self.mode
+        return {
+            "output_dir": str(self.out_dir),
+            **METHODS.get(self.method, {}),
+            "teacher_model": self.family.teacher,
+            "max_steps": self.steps,
+            "learning_rate": self.learning_rate,
+            "num_generations": mode.num_generations,
+            "per_device_train_batch_size": mode.prompts_per_step * mode.num_generations,
+            "max_completion_length": self.family.max_completion_length,
+            "temperature": mode.temperature,
+            "gradient_checkpointing": False,
+            "logging_steps": 1,
+            "save_strategy": "no",
+            "report_to": "none",
+            "disable_tqdm": True,
+            "seed": self.seed,
+            **self.overrides,
+        }
