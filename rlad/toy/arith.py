@@ -1,6 +1,7 @@
 """A tiny local arithmetic task for toy models: chained +/- problems with a worked, step-by-step answer.
 
-Format (one step per operator, evaluated left to right, final answer after ``A:``)::
+Format (one step per operator, ``*`` before ``+``/``-``, otherwise left to right; the final answer after
+``A:``), the format of ``rlad.tasks.arithmetic``::
 
     prompt      90-78-10=
     completion  90-78=12,12-10=2;A:2
@@ -36,39 +37,45 @@ def _apply(op: str, a: int, b: int) -> int:
     raise ValueError(f"unknown operator {op!r}")
 
 
-def solve(prompt: str) -> int:
-    """The true answer of a prompt such as ``"90-78-10="``, evaluated left to right.
-
-    >>> solve("90-78-10=")
-    2
-    >>> solve("5-9+1=")
-    -3
-    """
-    expr = prompt.strip().removesuffix("=")
-    terms = _TERM_RE.findall(expr)
-    if not terms or terms[0][0] != "" or "".join(op + num for op, num in terms) != expr:
-        raise ValueError(f"not an arithmetic prompt: {prompt!r}")
-    value = int(terms[0][1])
-    for op, num in terms[1:]:
-        value = _apply(op, value, int(num))
-    return value
-
-
 def worked_solution(operands: list[int], ops: list[str]) -> str:
     """The completion for ``operands[0] ops[0] operands[1] ...``: one ``a op b=r`` step per operator.
 
     >>> worked_solution([90, 78, 10], ["-", "-"])
     '90-78=12,12-10=2;A:2'
-    >>> worked_solution([7, 5], ["+"])
-    '7+5=12;A:12'
+    >>> worked_solution([2, 3, 4], ["+", "*"])
+    '3*4=12,2+12=14;A:14'
     """
+    numbers, ops = list(operands), list(ops)
     steps = []
-    value = operands[0]
-    for op, b in zip(ops, operands[1:]):
-        new = _apply(op, value, b)
-        steps.append(f"{value}{op}{b}={new}")
-        value = new
-    return ",".join(steps) + f";A:{value}"
+    while ops:
+        i = ops.index("*") if "*" in ops else 0  # multiplication first, then left to right
+        value = _apply(ops[i], numbers[i], numbers[i + 1])
+        steps.append(f"{numbers[i]}{ops[i]}{numbers[i + 1]}={value}")
+        numbers[i : i + 2], ops[i : i + 1] = [value], []
+    return ",".join(steps) + f";A:{numbers[0]}"
+
+
+def parse_prompt(prompt: str) -> tuple[list[int], list[str]]:
+    """Operands and operators of a prompt such as ``"90-78-10="``.
+
+    >>> parse_prompt("90-78-10=")
+    ([90, 78, 10], ['-', '-'])
+    """
+    expr = prompt.strip().removesuffix("=")
+    terms = _TERM_RE.findall(expr)
+    if not terms or terms[0][0] != "" or "".join(op + num for op, num in terms) != expr:
+        raise ValueError(f"not an arithmetic prompt: {prompt!r}")
+    return [int(num) for _, num in terms], [op for op, _ in terms[1:]]
+
+
+def solve(prompt: str) -> int:
+    """The true answer of a prompt such as ``"90-78-10="`` (``*`` first, then left to right).
+
+    >>> solve("90-78-10="), solve("5-9+1="), solve("2+3*4=")
+    (2, -3, 14)
+    """
+    operands, ops = parse_prompt(prompt)
+    return int(extract_answer(worked_solution(operands, ops)))
 
 
 def extract_answer(completion: str) -> int | None:

@@ -56,14 +56,16 @@ def generate_completions(
                 input_ids=enc["input_ids"],
                 attention_mask=enc["attention_mask"],
                 max_new_tokens=max_new_tokens,
-                num_return_sequences=num_samples,  # rows repeat each prompt num_samples times in a row
+                # Rows repeat each prompt G times in a row; greedy decoding is decoded once and repeated.
+                num_return_sequences=num_samples if sample else 1,
                 do_sample=sample,
                 pad_token_id=tokenizer.pad_token_id,
                 eos_token_id=tokenizer.eos_token_id,
                 **sampling,
-            )  # (B * num_samples, T + new)
-            new_tokens = out[:, enc["input_ids"].shape[1] :]  # (B * num_samples, new)
-            completions.extend(tokenizer.batch_decode(new_tokens, skip_special_tokens=True))
+            )  # (B * G, T + new), G = num_samples when sampling, else 1
+            new_tokens = out[:, enc["input_ids"].shape[1] :]  # (B * G, new)
+            texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+            completions.extend(texts if sample else [t for t in texts for _ in range(num_samples)])
     model.train(was_training)
     return completions
 
@@ -100,8 +102,8 @@ def correctness(
 def group_stats(correct_P_G: torch.Tensor) -> dict[str, float]:
     """Mean@G, Pass@G and the fraction of mixed groups of a (P, G) correctness matrix.
 
-    >>> group_stats(torch.tensor([[True, False], [True, True], [False, False]]))
-    {'mean_at_g': 0.5, 'pass_at_g': 0.6666666666666666, 'mixed_fraction': 0.3333333333333333}
+    >>> group_stats(torch.tensor([[True, False], [True, True], [False, False], [False, True]]))
+    {'mean_at_g': 0.5, 'pass_at_g': 0.75, 'mixed_fraction': 0.5}
     """
     per_prompt = correct_P_G.float().mean(dim=1)  # (P,)
     return {

@@ -80,6 +80,31 @@ def build_tiny_llama(
     return model.eval()
 
 
+def with_vocab_size(model: LlamaForCausalLM, vocab_size: int) -> LlamaForCausalLM:
+    """A copy of ``model`` whose embedding (and untied ``lm_head``) has ``vocab_size`` rows.
+
+    Rows ``0 .. min(old, new) - 1`` are copied; when growing, the new rows are zero (logit 0 for those
+    ids). Cutting only padded rows (ids the tokenizer never produces) leaves every distribution over
+    real tokens unchanged up to the tiny mass the padded ids had.
+    """
+    config = model.config.to_dict()
+    config["vocab_size"] = vocab_size
+    with torch.random.fork_rng(devices=[]):  # the random init is overwritten; keep the global RNG as it was
+        new = LlamaForCausalLM(LlamaConfig.from_dict(config)).to(model.dtype)
+    new.generation_config = GenerationConfig.from_dict(model.generation_config.to_dict())
+    state = model.state_dict()
+    with torch.no_grad():
+        for name, target in new.state_dict().items():
+            source = state[name]
+            if source.shape == target.shape:
+                target.copy_(source)
+            else:  # (V_old, H) -> (V_new, H): embed_tokens.weight, or lm_head.weight when untied
+                rows = min(source.shape[0], vocab_size)
+                target.zero_()
+                target[:rows] = source[:rows]
+    return new.eval()
+
+
 def count_parameters(model: torch.nn.Module) -> int:
     """Number of distinct parameters (a tied embedding counts once)."""
     return sum(p.numel() for p in model.parameters())

@@ -14,8 +14,11 @@ Prompt tokens and padding are masked out of the loss.
 Sequences are padded on the right and no attention mask is passed: with a causal mask a real token never
 attends to the padding after it, and the model keeps the fast ``is_causal`` attention path.
 
-Optimiser: AdamW with linear warmup, then cosine (or linear) decay to ``min_lr_ratio * lr``. With a
-``time_limit_s`` the schedule follows whichever budget runs out first (steps or seconds), so a
+Optimiser: AdamW with linear warmup, a constant peak until ``decay_start`` (a fraction of the budget),
+then cosine (or linear) decay to ``min_lr_ratio * lr`` (``decay_start=0``: plain warmup + cosine;
+``decay_start=0.75``: "warmup-stable-decay"). Arithmetic is learnt in a sudden transition after a long
+plateau, and an early decay can starve it: the default profile of the zoo decays only in its last quarter.
+With a ``time_limit_s`` the schedule follows whichever budget runs out first (steps or seconds), so a
 time-limited run still ends with a decayed learning rate.
 """
 
@@ -32,6 +35,8 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 SamplePairs = Callable[[int, random.Random], list[tuple[str, str]]]
+# Called as callback(step) every `callback_every` steps with the model in eval mode; True stops training.
+StepCallback = Callable[[int], bool | None]
 
 IGNORE_INDEX = -100
 
@@ -72,17 +77,22 @@ def completion_nll(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Te
     return loss, {"loss": loss.item(), "completion_tokens": n_tokens}
 
 
-def lr_multiplier(progress: float, warmup: float, schedule: str, min_lr_ratio: float) -> float:
-    """Learning-rate factor at ``progress`` in [0, 1] of training (``warmup`` is a fraction too).
+def lr_multiplier(
+    progress: float, warmup: float, schedule: str, min_lr_ratio: float, decay_start: float = 0.0
+) -> float:
+    """Learning-rate factor at ``progress`` in [0, 1] of training (``warmup``, ``decay_start``: fractions).
 
     >>> lr_multiplier(0.0, 0.1, "cosine", 0.1), lr_multiplier(0.1, 0.1, "cosine", 0.1)
     (0.0, 1.0)
     >>> round(lr_multiplier(1.0, 0.1, "cosine", 0.1), 6), round(lr_multiplier(0.55, 0.1, "linear", 0.0), 6)
     (0.1, 0.5)
+    >>> lr_multiplier(0.7, 0.1, "cosine", 0.1, decay_start=0.8), lr_multiplier(0.9, 0.1, "linear", 0.0, 0.8)
+    (1.0, 0.5)
     """
     if progress < warmup:
         return progress / warmup
-    decay = min(1.0, (progress - warmup) / max(1e-12, 1.0 - warmup))  # 0 -> 1 after warmup
+    begin = max(warmup, decay_start)
+    decay = min(1.0, max(0.0, progress - begin) / max(1e-12, 1.0 - begin))  # 0 -> 1 from `begin` to the end
     if schedule == "cosine":
         shape = 0.5 * (1.0 + math.cos(math.pi * decay))
     elif schedule == "linear":
@@ -104,24 +114,41 @@ def train_on_pairs(
     time_limit_s: float | None = None,
     warmup: float = 0.05,
     schedule: str = "cosine",
+    decay_start: float = 0.0,
     min_lr_ratio: float = 0.1,
     weight_decay: float = 0.01,
     betas: tuple[float, float] = (0.9, 0.98),
     grad_clip: float | None = 1.0,
     progress: bool = True,
     description: str = "sft",
+    callback: StepCallback | None = None,
+    callback_every: int = 100,
+    anneal_steps: int = 0,
 ) -> dict:
     """Train ``model`` in place on fresh pairs from ``sample_pairs`` with a completion-only loss.
 
     Stops after ``steps`` optimiser steps or ``time_limit_s`` seconds, whichever comes first; ``warmup``
-    is a fraction of that budget. Returns a dict: ``steps``, ``seconds``, ``tokens`` (all positions,
-    padding included), ``tokens_per_s``, ``completion_tokens``, ``final_loss`` (mean of the last 10%
-    of steps), ``losses`` (one per step). The model is left in eval mode.
+    is a fraction of that budget. ``callback(step)`` runs every ``callback_every`` steps with the model
+    in eval mode (e.g. to probe accuracy or keep a snapshot); its time is not counted as training time.
+    When it returns True, training stops at once (``anneal_steps=0``), or the learning rate decays from
+    its current value to ``min_lr_ratio * lr`` over ``anneal_steps`` more steps (cosine) and then
+    training stops: "train at the peak rate until good enough, then anneal". ``steps`` caps both.
+
+    Returns a dict: ``steps``, ``seconds`` (training only), ``callback_seconds``, ``tokens`` (all
+    positions, padding included), ``tokens_per_s``, ``completion_tokens``, ``final_loss`` (mean of the
+    last 10% of steps), ``losses`` and ``lrs`` (one per step), ``anneal_start`` (the step the callback asked to stop
+    at, or None). The model is left in eval mode.
     """
     if steps < 1 or batch_size < 1:
         raise ValueError(f"steps and batch_size must be >= 1, got {steps}, {batch_size}")
+    if callback_every < 1 or anneal_steps < 0:
+        raise ValueError(
+            f"need callback_every >= 1 and anneal_steps >= 0, got {callback_every}, {anneal_steps}"
+        )
     if time_limit_s is not None and time_limit_s <= 0:
         raise ValueError(f"time_limit_s must be positive, got {time_limit_s}")
+    if not 0.0 <= warmup < 1.0 or not 0.0 <= decay_start < 1.0:
+        raise ValueError(f"warmup and decay_start must be in [0, 1), got {warmup}, {decay_start}")
     lr_multiplier(0.5, warmup, schedule, min_lr_ratio)  # validate the schedule name before training
 
     rng = random.Random(seed)
@@ -134,19 +161,30 @@ def train_on_pairs(
     )
     model.train()
     losses: list[float] = []
+    lrs: list[float] = []
     tokens = completion_tokens = 0
+    callback_seconds = 0.0
+    anneal_start: int | None = None  # the step at which the callback asked to stop
+    anneal_from = 1.0  # the lr multiplier at that step
     start = time.perf_counter()
     bar = tqdm(total=steps, desc=description, disable=not progress, dynamic_ncols=True)
     step = 0
     while step < steps:
-        elapsed = time.perf_counter() - start
+        elapsed = time.perf_counter() - start - callback_seconds
         budget_used = step / steps
         if time_limit_s is not None:
             if elapsed >= time_limit_s:
                 break
             budget_used = max(budget_used, elapsed / time_limit_s)
+        if anneal_start is None:
+            multiplier = lr_multiplier(budget_used, warmup, schedule, min_lr_ratio, decay_start)
+        else:
+            done = (step - anneal_start) / anneal_steps  # 0 -> 1 over the annealing tail
+            if done >= 1.0:
+                break
+            multiplier = min_lr_ratio + (anneal_from - min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * done))
         for group in optimizer.param_groups:
-            group["lr"] = lr * lr_multiplier(budget_used, warmup, schedule, min_lr_ratio)
+            group["lr"] = lr * multiplier
 
         input_ids, labels = encode_pairs(tokenizer, sample_pairs(batch_size, rng))  # (B, T), (B, T)
         logits = model(input_ids=input_ids).logits  # (B, T, V)
@@ -159,23 +197,37 @@ def train_on_pairs(
 
         step += 1
         losses.append(stats["loss"])
+        lrs.append(lr * multiplier)
         tokens += input_ids.numel()
         completion_tokens += stats["completion_tokens"]
         bar.update(1)
         if step % 10 == 0 or step == steps:
-            rate = tokens / max(1e-9, time.perf_counter() - start)
+            rate = tokens / max(1e-9, time.perf_counter() - start - callback_seconds)
             bar.set_postfix(loss=f"{stats['loss']:.3f}", tok_s=f"{rate:.0f}", refresh=False)
+        if callback is not None and step % callback_every == 0:
+            callback_start = time.perf_counter()
+            model.eval()
+            stop = callback(step)
+            model.train()
+            callback_seconds += time.perf_counter() - callback_start
+            if stop and anneal_start is None:
+                if anneal_steps == 0:
+                    break
+                anneal_start, anneal_from = step, max(multiplier, min_lr_ratio)
     bar.close()
     model.eval()
 
-    seconds = time.perf_counter() - start
+    seconds = time.perf_counter() - start - callback_seconds
     tail = losses[-max(1, len(losses) // 10) :] if losses else [float("nan")]
     return {
         "steps": step,
         "seconds": seconds,
+        "callback_seconds": callback_seconds,
         "tokens": tokens,
         "tokens_per_s": tokens / max(seconds, 1e-9),
         "completion_tokens": completion_tokens,
         "final_loss": sum(tail) / len(tail),
         "losses": losses,
+        "lrs": lrs,
+        "anneal_start": anneal_start,
     }
