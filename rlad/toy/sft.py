@@ -16,8 +16,9 @@ attends to the padding after it, and the model keeps the fast ``is_causal`` atte
 
 Optimiser: AdamW with linear warmup, a constant peak until ``decay_start`` (a fraction of the budget),
 then cosine (or linear) decay to ``min_lr_ratio * lr`` (``decay_start=0``: plain warmup + cosine;
-``decay_start=0.75``: "warmup-stable-decay"). Arithmetic is learnt in a sudden transition after a long
-plateau, and an early decay can starve it: the default profile of the zoo decays only in its last quarter.
+``decay_start=0.75``: "warmup-stable-decay"), or decay on demand (``callback`` + ``anneal_steps``).
+Arithmetic is learnt in a sudden rise after a long plateau, and an early decay can starve it: the zoo's
+default profile keeps the peak rate until a probe sees the rise, then anneals.
 With a ``time_limit_s`` the schedule follows whichever budget runs out first (steps or seconds), so a
 time-limited run still ends with a decayed learning rate.
 """
@@ -35,7 +36,7 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 SamplePairs = Callable[[int, random.Random], list[tuple[str, str]]]
-# Called as callback(step) every `callback_every` steps with the model in eval mode; True stops training.
+# Called as callback(step) every `callback_every` steps, model in eval mode; True: stop (or start annealing).
 StepCallback = Callable[[int], bool | None]
 
 IGNORE_INDEX = -100
@@ -63,6 +64,17 @@ def encode_pairs(
         input_ids[i, len(p) : lengths[i]] = completion
         labels[i, len(p) : lengths[i]] = completion
     return input_ids, labels
+
+
+def split_by_length(pairs: list[tuple[str, str]], n_parts: int) -> list[list[tuple[str, str]]]:
+    """``pairs`` sorted by total length and cut into ``n_parts`` contiguous parts of near-equal size.
+
+    >>> split_by_length([("1+1=", "2"), ("1=", "1"), ("11+11=", "22")], 2)
+    [[('1=', '1')], [('1+1=', '2'), ('11+11=', '22')]]
+    """
+    ordered = sorted(pairs, key=lambda pair: len(pair[0]) + len(pair[1]))
+    bounds = [len(ordered) * i // n_parts for i in range(n_parts + 1)]
+    return [ordered[a:b] for a, b in zip(bounds, bounds[1:]) if b > a]
 
 
 def completion_nll(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
@@ -124,6 +136,8 @@ def train_on_pairs(
     callback: StepCallback | None = None,
     callback_every: int = 100,
     anneal_steps: int = 0,
+    anneal_sample_pairs: SamplePairs | None = None,
+    length_buckets: int = 1,
 ) -> dict:
     """Train ``model`` in place on fresh pairs from ``sample_pairs`` with a completion-only loss.
 
@@ -133,14 +147,20 @@ def train_on_pairs(
     When it returns True, training stops at once (``anneal_steps=0``), or the learning rate decays from
     its current value to ``min_lr_ratio * lr`` over ``anneal_steps`` more steps (cosine) and then
     training stops: "train at the peak rate until good enough, then anneal". ``steps`` caps both.
+    ``anneal_sample_pairs`` (default: ``sample_pairs``) draws the problems of that tail, so a curriculum
+    can mix easy problems in at the peak rate and anneal on the target distribution.
+    ``length_buckets > 1`` sorts each batch by length and runs it as that many forward/backward passes:
+    less padding (about 30% less compute on mixed 2-3 operand arithmetic with 3 buckets), same gradient.
 
     Returns a dict: ``steps``, ``seconds`` (training only), ``callback_seconds``, ``tokens`` (all
     positions, padding included), ``tokens_per_s``, ``completion_tokens``, ``final_loss`` (mean of the
-    last 10% of steps), ``losses`` and ``lrs`` (one per step), ``anneal_start`` (the step the callback asked to stop
-    at, or None). The model is left in eval mode.
+    last 10% of steps), ``losses`` and ``lrs`` (one per step), ``anneal_start`` (the step at which the
+    callback asked to stop, or None). The model is left in eval mode.
     """
     if steps < 1 or batch_size < 1:
         raise ValueError(f"steps and batch_size must be >= 1, got {steps}, {batch_size}")
+    if length_buckets < 1 or length_buckets > batch_size:
+        raise ValueError(f"length_buckets must be in [1, batch_size], got {length_buckets}")
     if callback_every < 1 or anneal_steps < 0:
         raise ValueError(
             f"need callback_every >= 1 and anneal_steps >= 0, got {callback_every}, {anneal_steps}"
@@ -186,24 +206,33 @@ def train_on_pairs(
         for group in optimizer.param_groups:
             group["lr"] = lr * multiplier
 
-        input_ids, labels = encode_pairs(tokenizer, sample_pairs(batch_size, rng))  # (B, T), (B, T)
-        logits = model(input_ids=input_ids).logits  # (B, T, V)
-        loss, stats = completion_nll(logits, labels)
+        sampler = sample_pairs if anneal_start is None or anneal_sample_pairs is None else anneal_sample_pairs
+        chunks = [
+            encode_pairs(tokenizer, part)
+            for part in split_by_length(sampler(batch_size, rng), length_buckets)
+        ]
+        n_labelled = sum(int((labels[:, 1:] != IGNORE_INDEX).sum()) for _, labels in chunks)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        batch_loss = 0.0
+        for input_ids, labels in chunks:  # (b, t) each; b sums to B
+            logits = model(input_ids=input_ids).logits  # (b, t, V)
+            loss, stats = completion_nll(logits, labels)
+            weight = stats["completion_tokens"] / n_labelled  # token-mean over the whole batch
+            (loss * weight).backward()
+            batch_loss += stats["loss"] * weight
+            tokens += input_ids.numel()
         if grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         optimizer.step()
 
         step += 1
-        losses.append(stats["loss"])
+        losses.append(batch_loss)
         lrs.append(lr * multiplier)
-        tokens += input_ids.numel()
-        completion_tokens += stats["completion_tokens"]
+        completion_tokens += n_labelled
         bar.update(1)
         if step % 10 == 0 or step == steps:
             rate = tokens / max(1e-9, time.perf_counter() - start - callback_seconds)
-            bar.set_postfix(loss=f"{stats['loss']:.3f}", tok_s=f"{rate:.0f}", refresh=False)
+            bar.set_postfix(loss=f"{batch_loss:.3f}", tok_s=f"{rate:.0f}", refresh=False)
         if callback is not None and step % callback_every == 0:
             callback_start = time.perf_counter()
             model.eval()

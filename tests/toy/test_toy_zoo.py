@@ -24,7 +24,7 @@ def fast_pair(tmp_path_factory):
 def test_fast_pair_teacher_beats_student(fast_pair):
     pair, _, seconds = fast_pair
     print(
-        f"fast pair: teacher {pair.teacher_accuracy:.3f} student {pair.student_accuracy:.3f} in {seconds:.1f}s"
+        f"fast pair: teacher {pair.teacher_accuracy:.3f}, student {pair.student_accuracy:.3f}, {seconds:.1f}s"
     )
     assert pair.teacher_accuracy >= 0.5
     assert pair.student_accuracy <= 0.3
