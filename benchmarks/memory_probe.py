@@ -2,9 +2,10 @@
 
     python -m benchmarks.memory_probe {chunked,naive} VOCAB BATCH LENGTH    # prints: peak_MiB checksum
 
-The same approach as ``tests/teacher/memory_probe.py``: a one-layer Llama with the given vocabulary,
+Also used by ``tests/teacher/test_logprobs.py``. A one-layer Llama with the given vocabulary,
 random token ids, scoring of the second half of each sequence (the "completion"), and the growth of the
-process's maximum resident set size during that one call (a warm-up call on a tiny input runs first, so
+process's peak resident set size (VmHWM, which unlike ``ru_maxrss`` is not inherited across exec from
+the parent, e.g. pytest) during that one call (a warm-up call on a tiny input runs first, so
 one-off allocations are not counted). The naive method materialises the float32 log-softmax over the
 whole (batch, length, vocab) logits; ``rlad.teacher.sampled_token_logprobs`` gathers the sampled token
 chunk by chunk and never holds that tensor. Both must return the same log-probs (the checksum).
@@ -12,11 +13,19 @@ chunk by chunk and never holds that tensor. Both must return the same log-probs 
 
 from __future__ import annotations
 
-import resource
 import subprocess
 import sys
 
 from benchmarks.pool import REPO, single_thread_env
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set size so far (VmHWM), in MiB."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def measure(method: str, vocab: int, batch: int, length: int) -> tuple[float, float]:
@@ -41,10 +50,9 @@ def measure(method: str, vocab: int, batch: int, length: int) -> tuple[float, fl
     ids = torch.randint(0, vocab, (batch, length))  # (B, T)
     mask = torch.ones_like(ids)  # (B, T)
     score(model, ids[:1, :8], mask[:1, :8], 4)  # warm-up
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = peak_rss_mib()
     out = score(model, ids, mask, length // 2)  # (B, T/2)
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return (after - before) / 1024, out.float().sum().item()
+    return peak_rss_mib() - before, out.float().sum().item()
 
 
 def probe(method: str, vocab: int, batch: int, length: int) -> dict[str, float | int | str]:

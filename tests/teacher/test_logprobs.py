@@ -9,7 +9,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 from rlad.teacher import naive_sampled_token_logprobs, sampled_token_logprobs
 
-PROBE = Path(__file__).with_name("memory_probe.py")
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _model(vocab=97, seed=0):
@@ -51,9 +51,8 @@ def test_logprobs_match_a_direct_forward():
 
 
 def _probe(method: str) -> tuple[float, float]:
-    out = subprocess.run(
-        [sys.executable, str(PROBE), method, "50000", "8", "512"], capture_output=True, text=True, check=True
-    )
+    argv = [sys.executable, "-m", "benchmarks.memory_probe", method, "50000", "8", "512"]
+    out = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, check=True)
     peak, checksum = out.stdout.split()
     return float(peak), float(checksum)
 
