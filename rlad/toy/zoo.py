@@ -182,13 +182,14 @@ class ToyPairConfig:
 
 
 PROFILES: dict[str, ToyPairConfig] = {
-    # 2-3 operands of 0..99, +/-. Measured on 2 CPU cores: see the module's tests and the report numbers.
+    # 2-3 operands of 0..99, +/-; a 0.8M-parameter model. On an idle 2-core Xeon (2 torch threads): 232 s,
+    # 2800 steps, teacher Mean@8 0.946, student 0.355 (step 1350). Seeds 0-2 on 1 thread: teachers 0.87-0.97.
     "default": ToyPairConfig(
         task_options={"min_operands": 2, "max_operands": 3, "max_digits": 2},
         easy_fraction=0.5,
         easy_options={"max_operands": 2},
     ),
-    # 2 operands of 0..9: a 0.1M-parameter model learns it in seconds; for unit tests.
+    # 2 operands of 0..9; a 0.14M-parameter model. Same machine: 5.4 s, teacher 0.998, student 0.08.
     "fast": ToyPairConfig(
         task_options={"min_operands": 2, "max_operands": 2, "max_digits": 1},
         hidden_size=64,
@@ -346,6 +347,13 @@ def build_toy_pair(config: ToyPairConfig, out_dir: str | os.PathLike, *, progres
         raise RuntimeError("training ended before the first accuracy probe: lower probe_every")
     # The student: of the last probe below the target and the first at or above it, the closer one.
     step, probe_acc, state = min(probes, key=lambda p: abs(p[1] - config.student_target))
+    if probes[-1][1] < config.student_target:
+        logger.warning(
+            "probe accuracy never reached student_target=%.2f (last %.3f): the student is the last snapshot; "
+            "train longer (steps) or lower student_target",
+            config.student_target,
+            probes[-1][1],
+        )
     student = build_tiny_llama(
         tokenizer,
         hidden_size=config.hidden_size,

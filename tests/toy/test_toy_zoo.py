@@ -51,6 +51,11 @@ def test_saved_models_load_offline_and_reproduce_the_measurement(fast_pair):
     assert accuracy(teacher, tokenizer, probe, task.check, **kwargs) > accuracy(
         student, tokenizer, probe, task.check, **kwargs
     )
+    # Training pushed the padded rows down: sampling at temperature 1 never picks an id the tokenizer lacks.
+    batch = tokenizer([p for p, _ in probe[:32]], padding=True, return_tensors="pt")  # (32, T)
+    torch.manual_seed(0)
+    sampled = teacher.generate(**batch, max_new_tokens=12, do_sample=True, temperature=1.0, top_k=0)
+    assert int(sampled.max()) < len(tokenizer)
     ids = tokenizer(["3+4="], return_tensors="pt")
     out = teacher.generate(**ids, max_new_tokens=12, do_sample=False)
     assert tokenizer.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True).startswith("3+4=")
