@@ -79,8 +79,7 @@ def test_compare_bad_methods_and_seeds(rlad_cli, recipe_file):
 def test_entry_point_subprocess(tmp_path):
     """The installed ``rlad`` script, as a user runs it: one line, exit code 2."""
     script = shutil.which("rlad", path=str(Path(sys.executable).parent)) or shutil.which("rlad")
-    if script is None:
-        pytest.skip("the rlad entry point is not installed")
+    assert script is not None, "the rlad entry point is not installed (pip install -e .)"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(
         [script, "train", str(tmp_path / "missing.yaml")],

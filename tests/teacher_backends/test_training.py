@@ -106,13 +106,7 @@ def test_training_stops_with_a_clear_message_when_the_budget_is_spent(server, ch
     assert remote.stats["sequences"] == SEQUENCES_SCORED // 3  # the first step's batch only
 
 
-# The config wiring (teacher_backend=...) lives in rlad/trainer; these run once RLADConfig has the fields.
-wired = pytest.mark.skipif(
-    not hasattr(RLADConfig, "teacher_backend"), reason="RLADConfig has no teacher_backend field yet"
-)
-
-
-@wired
+# The config wiring (teacher_backend=...) in rlad/trainer.
 def test_config_remote_backend(local_losses, server, char_tokenizer, tmp_path):
     config = {"teacher_backend": "remote", "teacher_url": server.url, "teacher_max_retries": 2}
     losses, trainer = _train(char_tokenizer, tmp_path, None, **config)
@@ -120,7 +114,6 @@ def test_config_remote_backend(local_losses, server, char_tokenizer, tmp_path):
     assert losses == pytest.approx(local_losses, rel=1e-5, abs=1e-7)
 
 
-@wired
 def test_config_offload_backend(local_losses, teacher_model, char_tokenizer, tmp_path):
     losses, trainer = _train(
         char_tokenizer, tmp_path, teacher_model, char_tokenizer, teacher_backend="offload"
@@ -130,7 +123,6 @@ def test_config_offload_backend(local_losses, teacher_model, char_tokenizer, tmp
     assert losses == pytest.approx(local_losses, rel=1e-5, abs=1e-7)
 
 
-@wired
 @pytest.mark.parametrize(
     ("config", "message"),
     [
