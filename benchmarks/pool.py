@@ -2,8 +2,8 @@
 
 On the 2-core machine a tiny model trains about 10x faster with one OpenMP thread than with the default
 (the threads fight each other and other users), so every job gets ``OMP_NUM_THREADS=1`` and two jobs
-run side by side. A job whose ``done.json`` exists is skipped: an interrupted benchmark continues where it
-stopped. A failed job is recorded (its log tail) and the others go on.
+run side by side. A job whose ``done.json`` exists is skipped when the run's spec is unchanged (`run_fingerprint`):
+an interrupted benchmark continues where it stopped, and a changed setting reruns only what it changes. A failed job is recorded (its log tail) and the others go on.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.settings import RunSpec
+from benchmarks.settings import RunSpec, run_fingerprint
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -46,6 +46,11 @@ def worker_job(spec: RunSpec) -> Job:
     folder = spec.out_dir
     folder.mkdir(parents=True, exist_ok=True)
     spec_path = folder / "spec.json"
+    done_path = folder / "done.json"
+    if done_path.is_file() and (
+        not spec_path.is_file() or run_fingerprint(json.loads(spec_path.read_text())) != spec.fingerprint()
+    ):
+        done_path.replace(folder / "done.stale.json")  # finished under other settings: run again
     spec_path.write_text(json.dumps(spec.to_json(), indent=1, default=str) + "\n")
     return Job(
         spec.name, [sys.executable, "-m", "benchmarks.worker", str(spec_path)], folder, folder / "done.json"

@@ -209,63 +209,89 @@ def lr_section(out: Path) -> list[str]:
     path = out / "lr_search.json"
     if not path.is_file():
         return []
-    rates = json.loads(path.read_text())
-    grid = sorted({lr for r in rates.values() for lr in r["scores"]}, key=float)
-    lines = [
-        "### Learning-rate search (math, seed 0; score = mean of the last two validation Mean@k points)",
-        "",
-        "| method | " + " | ".join(grid) + " | chosen |",
-        "| :--- | " + " | ".join("---:" for _ in grid) + " | ---: |",
-    ]
-    for method, r in rates.items():
-        lines.append(
-            f"| {method} | " + " | ".join(fmt(r["scores"].get(lr)) for lr in grid) + f" | {r['chosen']:g} |"
-        )
-    return [*lines, ""]
+    lines: list[str] = []
+    for family, rates in json.loads(path.read_text()).items():
+        if isinstance(rates, str):  # settings taken from another family
+            lines += [f"Learning rates and KD coefficient for {family}: {rates}.", ""]
+            continue
+        grid = sorted({lr for r in rates.values() for lr in r["scores"]}, key=float)
+        lines += [
+            f"### Learning-rate search ({family}, seed 0; score = mean of the last two validation Mean@k points)",
+            "",
+            "| method | " + " | ".join(grid) + " | chosen |",
+            "| :--- | " + " | ".join("---:" for _ in grid) + " | ---: |",
+        ]
+        for method, r in rates.items():
+            lines.append(
+                f"| {method} | "
+                + " | ".join(fmt(r["scores"].get(lr)) for lr in grid)
+                + f" | {r['chosen']:g} |"
+            )
+        kdrl = rates.get("kdrl", {})
+        if "kd_scores" in kdrl:
+            scores = ", ".join(f"{b}: {fmt(v)}" for b, v in kdrl["kd_scores"].items())
+            lines += [
+                "",
+                f"KDRL's starting KD coefficient at its rate {kdrl['chosen']:g} (annealed linearly to a fifth): "
+                f"{scores}; chosen {kdrl['kd_beta']:g}.",
+            ]
+        lines.append("")
+    return lines
 
 
 def ablation_section(out: Path, main: dict[str, list[dict]], mode: Mode, k: int) -> tuple[list[str], dict]:
+    """One row per variant: mean ± sample std over the seeds it has (``n`` in the last column)."""
     runs = load_phase(out, "math", "ablation")
     if not runs:
         return [], {}
-    variants: dict[str, dict] = {}
+    seeds = range(mode.ablation_seeds)
+    variants: dict[str, list[dict]] = {}
     if main.get("rlad"):
-        variants["alpha0.5 (main, seed 0)"] = main["rlad"][0]
+        variants["alpha0.5 (main)"] = [d for d in main["rlad"] if d["spec"]["seed"] in seeds]
     if main.get("grpo"):
-        variants["grpo (main, seed 0; = alpha 1)"] = main["grpo"][0]
+        variants["grpo (main; = alpha 1)"] = [d for d in main["grpo"] if d["spec"]["seed"] in seeds]
     for name in mode.ablations:
         if name in runs:
-            variants[name] = runs[name][0]
+            variants[name] = runs[name]
     lines = [
-        f"### Ablations of RLAD (math, seed 0, {mode.ablation_steps} steps, RLAD's learning rate)",
+        f"### Ablations of RLAD (math, {mode.ablation_steps} steps, RLAD's learning rate; mean ± std over seeds)",
         "",
         f"| variant | Mean@{k} in | Mean@{k} out | Mean@{k} all | Pass@{k} all | final validation | "
-        "last-third std | gate / teacher-rollout counters (mean per step) |",
-        "| :--- | ---: | ---: | ---: | ---: | ---: | ---: | :--- |",
+        "last-third std | seeds | gate / teacher-rollout counters (mean per step) |",
+        "| :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :--- |",
     ]
     numbers = {}
-    for name, done in variants.items():
-        ev = done["eval"]
-        val = curve(done["records"], "eval/mean_at_k")
-        steps = done["spec"]["steps"]
-        counters = []
-        for key in metric_keys(done["records"], "gate/") + metric_keys(done["records"], "teacher_rollouts/"):
-            values = [r[key] for r in done["records"] if key in r]
-            counters.append(f"{key} {statistics.fmean(values):.2f}")
-        row = {
-            "in": metric_at(ev, "in_distribution", "mean_at_k"),
-            "out": metric_at(ev, "out_of_distribution", "mean_at_k"),
-            "all": metric_at(ev, "all", "mean_at_k"),
-            "pass_all": metric_at(ev, "all", "pass_at_k"),
-            "final_validation": val[-1][1] if val else None,
-            "last_third_std": last_third_std(val, steps),
+    for name, done_list in variants.items():
+        per_seed = [_ablation_row(done) for done in done_list]
+        row = {key: mean_std([r[key] for r in per_seed]) for key in per_seed[0] if key != "counters"}
+        numbers[name] = {key: stat.mean for key, stat in row.items()} | {
+            f"{key}_std": stat.std for key, stat in row.items()
         }
-        numbers[name] = row
+        numbers[name]["seeds"] = len(per_seed)
+        counters = per_seed[0]["counters"]
         lines.append(
-            f"| {name} | {fmt(row['in'])} | {fmt(row['out'])} | {fmt(row['all'])} | {fmt(row['pass_all'])} | "
-            f"{fmt(row['final_validation'])} | {fmt(row['last_third_std'])} | {'; '.join(counters) or '-'} |"
+            f"| {name} | {row['in']} | {row['out']} | {row['all']} | {row['pass_all']} | "
+            f"{row['final_validation']} | {row['last_third_std']} | {len(per_seed)} | {'; '.join(counters) or '-'} |"
         )
     return [*lines, ""], numbers
+
+
+def _ablation_row(done: dict) -> dict[str, Any]:
+    ev = done["eval"]
+    val = curve(done["records"], "eval/mean_at_k")
+    counters = []
+    for key in metric_keys(done["records"], "gate/") + metric_keys(done["records"], "teacher_rollouts/"):
+        values = [r[key] for r in done["records"] if key in r]
+        counters.append(f"{key} {statistics.fmean(values):.2f}")
+    return {
+        "in": metric_at(ev, "in_distribution", "mean_at_k"),
+        "out": metric_at(ev, "out_of_distribution", "mean_at_k"),
+        "all": metric_at(ev, "all", "mean_at_k"),
+        "pass_all": metric_at(ev, "all", "pass_at_k"),
+        "final_validation": val[-1][1] if val else None,
+        "last_third_std": last_third_std(val, done["spec"]["steps"]),
+        "counters": counters,
+    }
 
 
 def cost_section(out: Path) -> list[str]:
@@ -316,20 +342,20 @@ def logic_models_section(out: Path) -> list[str]:
     if not path.is_file():
         return []
     pair = json.loads(path.read_text())
-    lines = ["### Logic family: tiny teacher / student build", ""]
-    for role in ("teacher", "student"):
-        if role in pair:
-            b = pair[role]
-            probes = ", ".join(f"{s}: {a:.3f}" for s, a in b["probes"])
-            lines.append(
-                f"- {role}: {b['parameters']} parameters, {b['shape']}, {b['steps']} SFT steps in "
-                f"{b['train_seconds']:.0f} s on {b['train_puzzles']} train puzzles, final loss {b['final_loss']}; "
-                f"test Mean@4 {b['test_mean_at_4']:.3f} (probes by step: {probes})."
-            )
-    lines.append(
-        f"- target teacher Mean@4 >= {pair['target']}: {'reached' if pair['usable'] else 'NOT reached'}"
-        + ("" if pair["usable"] else "; no logic comparison was run.")
-    )
+    low, high = pair["student_band"]
+    lines = ["### Logic family: the tiny teacher / student build", ""]
+    for role, mark in (("teacher", f"target >= {pair['target']}"), ("student", f"band {low}-{high}")):
+        b = pair[role]
+        probes = ", ".join(f"{step}: {accuracy:.3f}" for step, accuracy in b["probes"])
+        lines.append(
+            f"- {role}: {b['parameters']} parameters, {b['shape']}, batch {b['batch_size']}, lr "
+            f"{b['learning_rate']:g}, {b['steps']} steps in {b['train_seconds']:.0f} s (+{b['probe_seconds']:.0f} s "
+            f"of probes) on fresh draws from {b['train_puzzles']} distinct train puzzles per size, final loss "
+            f"{b['final_loss']}; Mean@4 on {b['probe_puzzles']} in-distribution test puzzles by step: {probes} "
+            f"({mark})."
+        )
+    if not pair["usable"]:
+        lines.append("- the pair missed its marks, so no logic comparison was run.")
     return [*lines, ""]
 
 
@@ -394,7 +420,7 @@ def plot_alpha(numbers: dict, path: Path, k: int) -> Path | None:
     ax.plot([p[0] for p in points], [p[2] for p in points], "s--", label="out of distribution")
     ax.set_xlabel("alpha (1 = GRPO)")
     ax.set_ylabel(f"final Mean@{k}")
-    ax.set_title("RLAD alpha ablation (math, 1 seed)")
+    ax.set_title("RLAD alpha ablation (math, mean over seeds)")
     ax.legend()
     path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
@@ -426,11 +452,18 @@ def write_report(out: Path, mode: Mode) -> Path:
         if not runs:
             continue
         refs = load_references(out, family.name)
-        section, numbers = comparison_section(family.name, runs, refs, mode, family.hardest)
-        lines += [f"## {family.name}", "", *section]
-        lines += regime_section(family.name, runs, mode, [m for m in ("rlad", "kdrl") if m in runs])
+        fmode = family.mode(mode)
+        section, numbers = comparison_section(family.name, runs, refs, fmode, family.hardest)
+        sizes = (
+            [f"This family's runs: {fmode.steps} steps, {fmode.prompts_per_step} prompts x "
+             f"{fmode.num_generations} completions per step (its own sizes: {family.mode_overrides}).", ""]
+            if family.mode_overrides
+            else []
+        )  # fmt: skip
+        lines += [f"## {family.name}", "", *sizes, *section]
+        lines += regime_section(family.name, runs, fmode, [m for m in ("rlad", "kdrl") if m in runs])
         report[family.name] = numbers
-        plots += write_plots(out, family.name, numbers, runs, refs, mode)
+        plots += write_plots(out, family.name, numbers, runs, refs, fmode)
         if family.name == "math":
             ablation_lines, ablation_numbers = ablation_section(out, runs, mode, mode.k)
             lines += ablation_lines

@@ -2,23 +2,29 @@
 
     python -m benchmarks.run [--quick] [--out DIR]      # or: python benchmarks/run.py ...
 
-Phases (each runs its jobs two at a time, one thread each; finished runs are reused on a re-run):
+Phases (each runs its jobs two at a time, one thread each; finished runs with unchanged settings are
+reused on a re-run):
 
-1. references (untrained student, teacher) and the learning-rate search: every method, every rate of
-   ``lr_grid``, seed 0, ``lr_search_steps`` steps; in the same pool, the logic family's tiny teacher is
-   built (:mod:`benchmarks.logic`).
-2. pick each method's rate: the best mean of the last two validation points (in-distribution test
-   split, Mean@k), the smaller rate on a tie. Recorded in ``lr_search.json``.
-3. the main comparison (every method x ``seeds`` seeds at its rate), the RLAD ablations (seed 0, RLAD's
-   rate) and, when the logic teacher reached its target, the logic comparison (the math rates).
-4. cost, alone on the machine: GRPO / KDRL / RLAD side by side in one process, then teacher-scoring
+1. ``search``: the math references (untrained student, teacher) and the learning-rate search (every
+   method, every rate of ``lr_grid``, seed 0, ``lr_search_steps`` steps); in the same pool, the logic
+   family's tiny teacher and student are built (:mod:`benchmarks.logic`).
+2. ``tune``: each method's rate is the best mean of the last two validation points (in-distribution
+   test split, Mean@k; the smaller rate on a tie). Then KDRL's KD coefficient over ``kd_grid`` at its
+   rate (same steps) and, when the logic pair is usable, the logic references (and, with
+   ``logic_search``, the same two searches on logic; otherwise logic takes the math choices).
+   Everything chosen is recorded in ``OUT/lr_search.json``.
+3. ``main``: every method x ``seeds`` seeds at its chosen settings, the RLAD ablations
+   (``ablation_seeds`` seeds, RLAD's rate) and the logic comparison (``logic_seeds`` seeds, at the
+   logic family's own sizes, ``Family.mode_overrides``).
+4. ``cost``, alone on the machine: GRPO / KDRL / RLAD side by side in one process, then teacher-scoring
    memory, chunked vs naive (:mod:`benchmarks.cost`).
-5. the report: ``OUT/report.md``, ``OUT/report.json`` and ``OUT/plots/*.png`` (:mod:`benchmarks.report`).
+5. ``report``: ``OUT/report.md``, ``OUT/report.json`` and ``OUT/plots/*.png`` (:mod:`benchmarks.report`).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import json
 import sys
@@ -36,11 +42,13 @@ from benchmarks.settings import (  # noqa: E402
     Family,
     Mode,
     RunSpec,
+    kd_overrides,
     logic_family,
     math_family,
 )
 
-PHASES = ("search", "main", "cost", "report")
+PHASES = ("search", "tune", "main", "cost", "report")
+TRANSFERRED = "the math family's choices (this mode has no logic search)"
 
 
 class Log:
@@ -119,29 +127,70 @@ def validation_score(spec: RunSpec) -> float | None:
     return sum(values[-2:]) / len(values[-2:]) if values else None
 
 
+def best_of(scores: dict[float, float | None], default: float) -> float:
+    """The value with the best score (the smaller value on a tie); ``default`` when nothing finished."""
+    defined = {v: score for v, score in scores.items() if score is not None}
+    return max(sorted(defined), key=lambda v: defined[v]) if defined else default
+
+
 def choose_rates(specs: list[RunSpec], mode: Mode) -> dict[str, dict]:
     """Per method: every rate's validation score and the chosen rate (best; smaller on a tie)."""
     chosen = {}
     for method in mode.methods:
         scores = {s.learning_rate: validation_score(s) for s in specs if s.method == method}
-        defined = {lr: v for lr, v in scores.items() if v is not None}
-        best = max(sorted(defined), key=lambda lr: defined[lr]) if defined else mode.lr_grid[0]
+        best = best_of(scores, mode.lr_grid[0])
         chosen[method] = {"scores": {f"{lr:g}": v for lr, v in scores.items()}, "chosen": best}
     return chosen
 
 
+def kd_specs(family: Family, mode: Mode, out: Path, rates: dict[str, dict]) -> list[RunSpec]:
+    """KDRL at its chosen rate for every KD coefficient of ``kd_grid`` (the default's run is the lr search's)."""
+    if "kdrl" not in mode.methods:
+        return []
+    lr = rates["kdrl"]["chosen"]
+
+    def spec(beta: float) -> RunSpec:
+        if not kd_overrides(beta):  # the default coefficient: the lr search's own run at this rate
+            return train_spec(
+                family, mode, out, "lr_search", f"kdrl_lr{lr:g}", "kdrl", 0, lr, mode.lr_search_steps
+            )
+        tag = f"kdrl_beta{beta:g}"
+        return train_spec(
+            family, mode, out, "kd_search", tag, "kdrl", 0, lr, mode.lr_search_steps, kd_overrides(beta)
+        )
+
+    return [spec(beta) for beta in mode.kd_grid]
+
+
+def choose_kd(specs: list[RunSpec], rates: dict[str, dict], mode: Mode) -> None:
+    """Record KDRL's KD-coefficient scores and choice in ``rates["kdrl"]`` (in place)."""
+    if not specs:
+        return
+    scores = {beta: validation_score(s) for beta, s in zip(mode.kd_grid, specs)}
+    default = next((b for b in mode.kd_grid if not kd_overrides(b)), mode.kd_grid[0])
+    rates["kdrl"]["kd_scores"] = {f"{b:g}": v for b, v in scores.items()}
+    rates["kdrl"]["kd_beta"] = best_of(scores, default)
+
+
+def method_overrides(method: str, rates: dict[str, dict]) -> dict:
+    return kd_overrides(rates[method]["kd_beta"]) if "kd_beta" in rates.get(method, {}) else {}
+
+
 def main_specs(family: Family, mode: Mode, out: Path, rates: dict[str, dict], seeds: int) -> list[RunSpec]:
-    return [
-        train_spec(family, mode, out, "main", method, method, seed, rates[method]["chosen"], mode.steps)
-        for seed in range(seeds)
-        for method in mode.methods
-    ]
+    def spec(method: str, seed: int) -> RunSpec:
+        lr, extra = rates[method]["chosen"], method_overrides(method, rates)
+        return train_spec(family, mode, out, "main", method, method, seed, lr, mode.steps, extra)
+
+    return [spec(method, seed) for seed in range(seeds) for method in mode.methods]
 
 
 def ablation_specs(family: Family, mode: Mode, out: Path, rates: dict[str, dict]) -> list[RunSpec]:
     lr = rates["rlad"]["chosen"]
     return [
-        train_spec(family, mode, out, "ablation", name, "rlad", 0, lr, mode.ablation_steps, ABLATIONS[name])
+        train_spec(
+            family, mode, out, "ablation", name, "rlad", seed, lr, mode.ablation_steps, ABLATIONS[name]
+        )
+        for seed in range(mode.ablation_seeds)
         for name in mode.ablations
     ]
 
@@ -155,16 +204,14 @@ def logic_pair_job(mode: Mode, out: Path) -> Job:
         "--out",
         str(folder),
         "--teacher-seconds",
-        str(mode.logic_teacher_seconds),
-        "--student-seconds",
-        str(mode.logic_student_seconds),
+        str(mode.logic_build_seconds),
     ]
     return Job("logic/models", argv, folder, folder / "pair.json")
 
 
 def cost_job(mode: Mode, out: Path, rates: dict[str, dict]) -> Job:
     spec = train_spec(
-        math_family(), mode, out, "cost", "cost", "grpo", 0, rates["rlad"]["chosen"], mode.cost_steps
+        math_family(), mode, out, "cost", "cost", "grpo", 0, rates["math"]["rlad"]["chosen"], mode.cost_steps
     )
     folder = out / "cost"
     folder.mkdir(parents=True, exist_ok=True)
@@ -184,6 +231,7 @@ def run_benchmark(mode: Mode, out: Path, phases: tuple[str, ...] = PHASES) -> di
     record = json.loads(record_path.read_text()) if record_path.is_file() else {}
     record.update(mode=dataclasses.asdict(mode), phase_seconds=record.get("phase_seconds", {}))
     started = time.time()
+    record["failures"] = {}  # of this invocation
 
     def phase(name: str, jobs: list[Job]) -> list[dict]:
         t0 = time.time()
@@ -193,26 +241,62 @@ def run_benchmark(mode: Mode, out: Path, phases: tuple[str, ...] = PHASES) -> di
             record["phase_seconds"][name] = round(
                 record["phase_seconds"].get(name, 0.0) + time.time() - t0, 1
             )
-        record.setdefault("failures", {})[name] = [r for r in results if not r["ok"]]
+        record["failures"].setdefault(name, []).extend(r for r in results if not r["ok"])
         return results
 
     searches = search_specs(math, mode, out)
+    pair_path = out / "logic_models" / "pair.json"
     if "search" in phases:
         jobs = [logic_pair_job(mode, out)] if mode.logic else []
         jobs += [worker_job(s) for s in reference_specs(math, mode, out)] + [worker_job(s) for s in searches]
         phase("search", jobs)
-    rates = choose_rates(searches, mode)
-    (out / "lr_search.json").write_text(json.dumps(rates, indent=1) + "\n")
-    log("learning rates: " + ", ".join(f"{m} {r['chosen']:g}" for m, r in rates.items()))
+    rates = {"math": choose_rates(searches, mode)}
+    logic = None
+    if mode.logic and pair_path.is_file() and json.loads(pair_path.read_text()).get("usable"):
+        logic = logic_family(out / "logic_models")
+    elif mode.logic and pair_path.is_file():
+        log("logic: the teacher or student missed its target (see logic_models/pair.json); no logic runs")
+    elif mode.logic:
+        log("logic: no teacher / student built yet (the search phase builds them); no logic runs")
+    logic_mode = logic.mode(mode) if logic else mode
+    logic_searches = search_specs(logic, logic_mode, out) if logic and mode.logic_search else []
+    if logic:
+        rates["logic"] = choose_rates(logic_searches, mode)
+
+    searched = [("math", math, mode)] + (
+        [("logic", logic, logic_mode)] if logic and mode.logic_search else []
+    )
+    kd = {name: kd_specs(family, fmode, out, rates[name]) for name, family, fmode in searched}
+    if "tune" in phases:
+        jobs = [worker_job(s) for s in kd["math"]]
+        if logic:
+            jobs += [worker_job(s) for s in reference_specs(logic, mode, out) + logic_searches]  # eval only
+        phase("tune", jobs)
+        if logic and mode.logic_search:  # the logic KD search needs the logic rates, known only now
+            rates["logic"] = choose_rates(logic_searches, mode)
+            kd["logic"] = kd_specs(logic, logic_mode, out, rates["logic"])
+            phase("tune", [worker_job(s) for s in kd["logic"]])
+    for name, specs in kd.items():
+        choose_kd(specs, rates[name], mode)
+    record_rates: dict = dict(rates)
+    if logic and not mode.logic_search:
+        rates["logic"] = copy.deepcopy(rates["math"])
+        record_rates["logic"] = TRANSFERRED
+    (out / "lr_search.json").write_text(json.dumps(record_rates, indent=1) + "\n")
+    for name, chosen in rates.items():
+        kd_text = (
+            f", KDRL KD coefficient {chosen['kdrl']['kd_beta']:g}"
+            if "kd_beta" in chosen.get("kdrl", {})
+            else ""
+        )
+        log(f"{name} rates: " + ", ".join(f"{m} {r['chosen']:g}" for m, r in chosen.items()) + kd_text)
 
     if "main" in phases:
-        specs = main_specs(math, mode, out, rates, mode.seeds) + ablation_specs(math, mode, out, rates)
-        pair_path = out / "logic_models" / "pair.json"
-        if mode.logic and pair_path.is_file() and json.loads(pair_path.read_text()).get("usable"):
-            logic = logic_family(out / "logic_models")
-            specs += reference_specs(logic, mode, out) + main_specs(logic, mode, out, rates, mode.logic_seeds)
-        elif mode.logic:
-            log("logic: the tiny teacher missed its target (see logic_models/pair.json); no logic runs")
+        specs = main_specs(math, mode, out, rates["math"], mode.seeds) + ablation_specs(
+            math, mode, out, rates["math"]
+        )
+        if logic:
+            specs += main_specs(logic, logic_mode, out, rates["logic"], mode.logic_seeds)
         phase("main", [worker_job(s) for s in specs])
 
     if "cost" in phases:
@@ -221,7 +305,7 @@ def run_benchmark(mode: Mode, out: Path, phases: tuple[str, ...] = PHASES) -> di
         result = run_job(cost_job(mode, out, rates), log)
         if not result.get("reused"):
             record["phase_seconds"]["cost"] = round(time.time() - t0, 1)
-        record.setdefault("failures", {})["cost"] = [] if result["ok"] else [result]
+        record["failures"]["cost"] = [] if result["ok"] else [result]
 
     record["last_invocation_seconds"] = round(time.time() - started, 1)
     record.setdefault("invocations", []).append(
@@ -248,10 +332,17 @@ def main(argv: list[str] | None = None) -> int:
         help=f"comma-separated subset of {','.join(PHASES)} (default: all)",
     )
     parser.add_argument("--seeds", type=int, default=None, help="override the mode's seeds (main comparison)")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="training processes at once (default 2, one per core)"
+    )
     args = parser.parse_args(argv)
     mode = QUICK if args.quick else FULL
     if args.seeds is not None:
         mode = dataclasses.replace(mode, seeds=args.seeds)
+    if args.workers is not None:
+        if args.workers < 1:
+            parser.error(f"--workers must be >= 1, got {args.workers}")
+        mode = dataclasses.replace(mode, workers=args.workers)
     phases = tuple(p.strip() for p in args.phases.split(",") if p.strip())
     unknown = [p for p in phases if p not in PHASES]
     if unknown:

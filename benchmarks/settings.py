@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks.logic import MAX_COMPLETION_LENGTH as LOGIC_MAX_COMPLETION_LENGTH
 from benchmarks.logic import TASK_OPTIONS as LOGIC_TASK_OPTIONS
 from rlad.demo.models import TASK_OPTIONS as MATH_TASK_OPTIONS
 from rlad.demo.models import checkpoint
@@ -33,6 +34,17 @@ METHODS: dict[str, dict[str, Any]] = {
     "sft": {},  # rejection-sampled teacher outputs, rlad.sft_distill
 }
 RL_METHODS = ("grpo", "kdrl", "rlad")
+
+
+def kd_overrides(beta: float) -> dict[str, Any]:
+    """KDRL's overrides for a starting KD coefficient ``beta`` (annealed to beta / 5, as the default is)."""
+    default = METHODS["kdrl"]["kd_beta"]
+    return (
+        {}
+        if beta == default
+        else {"kd_beta": beta, "kd_beta_end": beta * METHODS["kdrl"]["kd_beta_end"] / default}
+    )
+
 
 # Ablations of RLAD (1 seed). Values chosen before any run, from the toy's scale: |old - teacher logp|
 # averages ~4 nats per token at step 0, so tau_align = 2 closes the least aligned sequences.
@@ -64,6 +76,11 @@ class Family:
     max_completion_length: int
     ood_split: str | None  # split holding out-of-distribution problems, if the task has one
     hardest: str  # the subset the "largest gains on the hardest subset" claim is read on
+    mode_overrides: dict[str, Any] = field(default_factory=dict)  # Mode fields this family sizes itself
+
+    def mode(self, mode: Mode) -> Mode:
+        """The mode this family's runs use: ``mode`` with the family's overrides."""
+        return dataclasses.replace(mode, **self.mode_overrides)
 
 
 def math_family() -> Family:
@@ -86,9 +103,14 @@ def logic_family(models_dir: Path) -> Family:
         task_options=dict(LOGIC_TASK_OPTIONS),
         student=str(models_dir / "student"),
         teacher=str(models_dir / "teacher"),
-        max_completion_length=24,
-        ood_split=None,
-        hardest="ppl5",
+        max_completion_length=LOGIC_MAX_COMPLETION_LENGTH,
+        ood_split="ood",
+        # ppl4, not ood_ppl6: a teacher trained on 3-4 people scores 0 on 5-6 (it never saw the letters
+        # E and F), so the hardest subset anyone can move is the hardest one in distribution.
+        hardest="ppl4",
+        # Logic completions are ~60 characters (math: ~20) and a step costs about 4 s here instead of 0.3:
+        # half the steps and half the prompts per step keep the family inside the full mode's 90 minutes.
+        mode_overrides={"steps": 100, "prompts_per_step": 8},
     )
 
 
@@ -109,16 +131,18 @@ class Mode:
     ood_limit: int | None  # out-of-distribution problems (None: all)
     lr_grid: tuple[float, ...]
     lr_search_steps: int
+    kd_grid: tuple[float, ...]  # KDRL's starting KD coefficient, searched at KDRL's chosen rate
     ablations: tuple[str, ...]
     ablation_steps: int
+    ablation_seeds: int
     cost_steps: int  # steps per method in the side-by-side cost run
     cost_repeats: int  # the cost run goes A B C, C B A, ... to cancel drift on a shared machine
     memory_shapes: tuple[tuple[int, int, int], ...]  # (vocab, batch, length) of the memory probe
     sft_samples_per_prompt: int
     logic: bool
-    logic_teacher_seconds: float
-    logic_student_seconds: float
+    logic_build_seconds: float  # supervised training of the logic teacher
     logic_seeds: int
+    logic_search: bool  # search the logic family's rates too (else: the math family's choices)
     workers: int = 2  # training processes at once (2-core machine)
     methods: tuple[str, ...] = field(default=("sft", "grpo", "kdrl", "rlad"))
 
@@ -137,16 +161,20 @@ FULL = Mode(
     ood_limit=None,  # 200 problems (ood_ops4)
     lr_grid=(3e-5, 1e-4, 3e-4),
     lr_search_steps=100,
+    kd_grid=(1e-3, 5e-3, 2e-2),
     ablations=tuple(ABLATIONS),
     ablation_steps=200,
+    ablation_seeds=3,
     cost_steps=25,
     cost_repeats=2,
     memory_shapes=((32000, 8, 256), (150000, 8, 256)),
     sft_samples_per_prompt=8,
     logic=True,
-    logic_teacher_seconds=420.0,
-    logic_student_seconds=60.0,
+    logic_build_seconds=600.0,
     logic_seeds=3,
+    # A logic run takes 5-10 minutes here (completions of ~60 characters, a 1M-parameter model), so the
+    # logic search (14 runs) would take the full mode past its 90-minute limit; logic reuses math's choices.
+    logic_search=False,
 )
 
 QUICK = Mode(
@@ -163,16 +191,18 @@ QUICK = Mode(
     ood_limit=8,
     lr_grid=(1e-4,),
     lr_search_steps=3,
+    kd_grid=(5e-3, 2e-2),
     ablations=("alpha0.3", "clamp_off"),
     ablation_steps=3,
+    ablation_seeds=1,
     cost_steps=3,
     cost_repeats=1,
     memory_shapes=((32000, 2, 64),),
     sft_samples_per_prompt=2,
     logic=False,
-    logic_teacher_seconds=0.0,
-    logic_student_seconds=0.0,
+    logic_build_seconds=0.0,
     logic_seeds=0,
+    logic_search=False,
 )
 
 MODES = {m.name: m for m in (FULL, QUICK)}
@@ -204,12 +234,15 @@ class RunSpec:
         data = dict(data)
         data["family"] = Family(**data["family"])
         mode = dict(data["mode"])
-        for key in ("lr_grid", "ablations", "methods"):
+        for key in ("lr_grid", "kd_grid", "ablations", "methods"):
             mode[key] = tuple(mode[key])
         mode["memory_shapes"] = tuple(tuple(s) for s in mode["memory_shapes"])
         data["mode"] = Mode(**mode)
         data["out_dir"] = Path(data["out_dir"])
         return cls(**data)
+
+    def fingerprint(self) -> dict[str, Any]:
+        return run_fingerprint(self.to_json())
 
     def config(self) -> dict[str, Any]:
         """The RLADConfig fields of this run (SFT reads the budget fields of the same dict)."""
@@ -232,3 +265,23 @@ class RunSpec:
             "seed": self.seed,
             **self.overrides,
         }
+
+
+# The Mode fields that change what a run computes (not, e.g., how many other runs the mode has).
+_RUN_MODE_FIELDS = (
+    "eval_every", "k", "prompts_per_step", "num_generations", "temperature", "train_limit",
+    "eval_limit", "ood_limit", "sft_samples_per_prompt",
+)  # fmt: skip
+
+
+def run_fingerprint(spec_json: dict[str, Any]) -> dict[str, Any]:
+    """What a finished run must share with a new spec to be reused (works on older ``spec.json`` files)."""
+    keys = ("method", "seed", "learning_rate", "steps", "overrides", "model")
+    mode = spec_json["mode"]
+    # hardest: read by the report only; mode_overrides: already in the run's steps and mode fields
+    family = {k: v for k, v in spec_json["family"].items() if k not in ("hardest", "mode_overrides")}
+    return {
+        "family": family,
+        **{k: spec_json.get(k) for k in keys},
+        "mode": {k: mode.get(k) for k in _RUN_MODE_FIELDS},
+    }

@@ -3,7 +3,7 @@
 | name             | data                                   | verifier                                   |
 | ---------------- | -------------------------------------- | ------------------------------------------ |
 | `kk`             | Logic-RL Knights-and-Knaves parquet    | roles in the last ``<answer>`` block       |
-| `kk_synthetic`   | generated K&K, English or compact      | same / strict compact answer               |
+| `kk_synthetic`   | generated K&K: English, compact, chain | same / strict compact answer               |
 | `gsm8k`          | GSM8K jsonl or hub                     | math-verify on the last ``\\boxed{}``      |
 | `math`           | AIME/AMC-style jsonl, hub datasets     | math-verify on the last ``\\boxed{}``      |
 | `arithmetic`     | generated ``90-78-10=`` with scratchpad | the final ``A:<int>``                      |

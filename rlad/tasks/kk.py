@@ -2,8 +2,8 @@
 
 Rows: ``prompt``, ``subset`` (``"ppl3"``...), ``n_people``, ``names``, ``solution`` (bools, True =
 knight), ``quiz``, ``statements`` (the logical form, as text), ``solution_text_format`` and ``reference``
-(a completion that earns full reward). Scoring is `kk_verifier` for English puzzles and `kk_compact` for
-the compact notation.
+(a completion that earns full reward). Scoring is `kk_verifier` for English puzzles, `kk_compact` for
+the compact notation and `kk_chain` for compact chain puzzles with their scratchpad.
 
 Prompt styles: ``chat`` (one user message: instructions + quiz), ``plain`` (the same text as a string)
 and, for the real data only, ``logic_rl`` (the dataset's own pre-templated Qwen prompt, a string that
@@ -19,9 +19,9 @@ from typing import Any
 
 import datasets
 
-from rlad.tasks import kk_compact, kk_verifier
+from rlad.tasks import kk_chain, kk_compact, kk_verifier
 from rlad.tasks.base import PROMPT_STYLES, Score, Task, TaskDataError, make_prompt
-from rlad.tasks.kk_generator import MAX_PEOPLE, MIN_PEOPLE, Puzzle, generate_puzzles
+from rlad.tasks.kk_generator import MAX_PEOPLE, MIN_PEOPLE, STYLES, Puzzle, generate_puzzles
 from rlad.tasks.kk_logic import backtracking_trace, english, solution_text_format
 from rlad.tasks.loading import ORIGIN, get_field, read_records, sample, to_dataset
 
@@ -114,13 +114,15 @@ class KKTask(Task):
 
 
 class KKSyntheticTask(Task):
-    """Generated Knights-and-Knaves puzzles (`kk_generator`), English (``natural``) or ``compact``.
+    """Generated Knights-and-Knaves puzzles (`kk_generator`): English (``natural``), ``compact`` or ``chain``.
 
-    Options: ``style`` (``natural``/``compact``), ``n_people`` (default 2..8 natural, 3..5 compact),
-    ``reward`` (``binary``/``logic_rl``), ``prompt_style`` (``chat``/``plain``; default chat for natural,
-    plain for compact, which has no instructions: the prompt is the puzzle), ``test_fraction`` (share of
-    all puzzles that belongs to the test split). ``load(limit=None)`` gives 1000 puzzles per size for
-    train and 100 for test; ``source`` must be None.
+    Options: ``style`` (``natural``/``compact``/``chain``), ``n_people`` (default 2..8 natural, 3..5
+    compact and chain), ``ood_people`` (sizes of the ``ood`` split, default none), ``reward``
+    (``binary``/``logic_rl``), ``prompt_style`` (``chat``/``plain``; default chat for natural, plain for
+    compact and chain, which have no instructions: the prompt is the puzzle), ``test_fraction`` (share of
+    all puzzles that belongs to the test split). Splits: ``train`` and ``test`` over ``n_people``, and
+    ``ood``: test-split puzzles with ``ood_people`` people, subsets ``ood_ppl<n>``. ``load(limit=None)``
+    gives 1000 puzzles per size for train and 100 for test and ood; ``source`` must be None.
     """
 
     name = "kk_synthetic"
@@ -132,14 +134,19 @@ class KKSyntheticTask(Task):
         reward: str = "binary",
         prompt_style: str | None = None,
         test_fraction: float = 0.1,
+        ood_people: Sequence[int] = (),
     ):
-        if style not in ("natural", "compact"):
-            raise TaskDataError(f"unknown style {style!r}; valid: natural, compact")
+        if style not in STYLES:
+            raise TaskDataError(f"unknown style {style!r}; valid: {', '.join(STYLES)}")
         if reward not in kk_verifier.REWARD_MODES:
             raise TaskDataError(f"unknown reward {reward!r}; valid: {', '.join(kk_verifier.REWARD_MODES)}")
         default_people = range(MIN_PEOPLE, MAX_PEOPLE + 1) if style == "natural" else range(3, 6)
         self.style, self.reward, self.test_fraction = style, reward, test_fraction
         self.n_people = tuple(n_people) if n_people is not None else tuple(default_people)
+        self.ood_people = tuple(ood_people)
+        overlap = sorted(set(self.n_people) & set(self.ood_people))
+        if overlap:
+            raise TaskDataError(f"ood_people {list(self.ood_people)} overlap n_people at {overlap}")
         self.prompt_style = prompt_style or ("chat" if style == "natural" else "plain")
         make_prompt("", self.prompt_style)  # validates the name
 
@@ -157,18 +164,31 @@ class KKSyntheticTask(Task):
             )
         if kwargs:
             raise TaskDataError(f"kk_synthetic.load got unexpected options {sorted(kwargs)}")
-        count = limit if limit is not None else (1000 if split == "train" else 100) * len(set(self.n_people))
-        puzzles = generate_puzzles(self.n_people, count, split, seed, self.style, self.test_fraction)
+        if split not in ("train", "test", "ood"):
+            raise TaskDataError(f"unknown split {split!r} for kk_synthetic; valid: train, test, ood")
+        sizes = self.n_people
+        if split == "ood":
+            if not self.ood_people:
+                raise TaskDataError("kk_synthetic has no 'ood' split unless ood_people is set (e.g. [5, 6])")
+            sizes = self.ood_people
+        count = limit if limit is not None else (1000 if split == "train" else 100) * len(set(sizes))
+        generated = "test" if split == "ood" else split
+        puzzles = generate_puzzles(sizes, count, generated, seed, self.style, self.test_fraction)
         rng = random.Random(f"kk-names:{split}:{seed}")
         rows = [self._row(p, rng) for p in puzzles]
+        if split == "ood":
+            rows = [{**row, "subset": f"ood_{row['subset']}"} for row in rows]
         return to_dataset(rows, f"kk_synthetic [{split}]")
 
     def _row(self, puzzle: Puzzle, rng: random.Random) -> dict[str, Any]:
-        if self.style == "compact":
+        if self.style in ("compact", "chain"):
             names = list(kk_compact.LETTERS[: puzzle.n])
             quiz = kk_compact.encode_puzzle(puzzle.statements)
             prompt: Any = make_prompt(quiz, self.prompt_style)
-            reference = kk_compact.encode_answer(puzzle.roles)
+            if self.style == "chain":
+                reference = kk_chain.chain_trace(puzzle.statements)
+            else:
+                reference = kk_compact.encode_answer(puzzle.roles)
         else:
             names = rng.sample(NAMES, puzzle.n)
             quiz = natural_quiz(puzzle, names, rng)
@@ -194,6 +214,8 @@ class KKSyntheticTask(Task):
         }
 
     def score(self, completion: str, example: Mapping[str, Any]) -> Score:
+        if self.style == "chain":
+            return kk_chain.score_chain(completion, example["solution"], self.reward)
         if self.style == "compact":
             return kk_compact.score_compact(completion, example["solution"], self.reward)
         return kk_verifier.score_answer(completion, example["names"], example["solution"], self.reward)

@@ -1,12 +1,14 @@
 """Procedural Knights-and-Knaves puzzles with a unique solution, in the record format of the real data.
 
 Each person says one random statement; a puzzle is kept only if brute force (`kk_logic.solutions`)
-finds exactly one consistent assignment. Two statement styles:
+finds exactly one consistent assignment. Three statement styles:
 
 - ``natural``: the forms of the K&K dataset (a role claim, its negation, or two role claims joined by
   and / or / implies / iff), rendered as English with names and a backtracking chain of thought.
 - ``compact``: two-literal statements are more frequent (richer puzzles, a larger space), rendered in the
   notation of `kk_compact`.
+- ``chain``: compact statements where A speaks about anyone and every later person only about people
+  before them, so two cases (A a knight or a knave) solve the puzzle (`kk_chain`).
 
 Train and test are split by a hash of the puzzle's logical form (`split_of`), so a test puzzle is never a
 train puzzle, whatever seeds are used; within a split puzzles are distinct. Counts are balanced over the
@@ -24,7 +26,7 @@ from rlad.tasks.kk_logic import Statement, solutions, to_roles
 from rlad.tasks.loading import split_of
 
 SPLITS = ("train", "test")
-STYLES = ("natural", "compact")
+STYLES = ("natural", "compact", "chain")
 MIN_PEOPLE, MAX_PEOPLE = 2, 8
 _BINARY = ("and", "or", "->", "<=>")
 
@@ -44,21 +46,24 @@ class Puzzle:
         return repr(self.statements)
 
 
-def random_statement(rng: random.Random, n: int, style: str) -> Statement:
-    """One statement about the n people; ``compact`` uses only literals and favours two of them."""
+def random_statement(rng: random.Random, n: int, style: str, about: int | None = None) -> Statement:
+    """One statement about the people ``0..about-1`` (default all n); ``compact`` and ``chain`` use only
+    literals and favour two of them, about two different people when there are two."""
+    about = n if about is None else about
 
     def literal() -> Statement:
-        return ("telling-truth" if rng.random() < 0.5 else "lying", rng.randrange(n))
+        return ("telling-truth" if rng.random() < 0.5 else "lying", rng.randrange(about))
 
     def binary() -> Statement:
         first, second = literal(), literal()
-        while second == first:  # "A or A" says nothing new
+        # "A or A" says nothing new; in a chain puzzle the two literals are about two different people
+        while second == first or (style == "chain" and second[1] == first[1]):
             second = literal()
         return (rng.choice(_BINARY), first, second)
 
     r = rng.random()
-    if style == "compact":
-        return literal() if r < 0.25 else binary()
+    if style in ("compact", "chain"):
+        return literal() if r < 0.25 or about == 1 else binary()
     if r < 0.3:
         return literal()
     if r < 0.45:
@@ -69,7 +74,11 @@ def random_statement(rng: random.Random, n: int, style: str) -> Statement:
 def random_puzzle(rng: random.Random, n: int, style: str) -> Puzzle:
     """Draw statements until the puzzle has exactly one solution."""
     while True:
-        statements = tuple(random_statement(rng, n, style) for _ in range(n))
+        if style == "chain":  # A about anyone; person i > 0 only about people before i
+            later = (random_statement(rng, n, style, about=i) for i in range(1, n))
+            statements = (random_statement(rng, n, style), *later)
+        else:
+            statements = tuple(random_statement(rng, n, style) for _ in range(n))
         found = solutions(statements)
         if len(found) == 1:
             return Puzzle(statements, tuple(to_roles(found[0], n)))

@@ -49,11 +49,23 @@ def encode_pairs(
 
     ``labels`` equals ``input_ids`` on completion tokens (``<eos>`` included) and ``IGNORE_INDEX`` on the
     prompt and on padding. Labels are not shifted: position t is predicted from positions < t.
+    Raises ValueError when a text has characters the tokenizer does not know (they would become
+    ``<unk>``, which decoding drops: a model would learn to write text that its own samples lose).
     """
     prompts = [p for p, _ in pairs]
     completions = [c for _, c in pairs]
     prompt_ids = tokenizer(prompts)["input_ids"]
     completion_ids = tokenizer(completions, add_special_tokens=False)["input_ids"]
+    unk = tokenizer.unk_token_id
+    if unk is not None:
+        for text, ids in zip(prompts + completions, prompt_ids + completion_ids):
+            if unk in ids:
+                unknown = sorted(
+                    {ch for ch in text if tokenizer(ch, add_special_tokens=False)["input_ids"] == [unk]}
+                )
+                raise ValueError(
+                    f"characters {''.join(unknown)!r} of {text!r} are not in the tokenizer's vocabulary"
+                )
     eos = tokenizer.eos_token_id
     lengths = [len(p) + len(c) + 1 for p, c in zip(prompt_ids, completion_ids)]
     input_ids = torch.full((len(pairs), max(lengths)), tokenizer.pad_token_id, dtype=torch.long)  # (B, T)

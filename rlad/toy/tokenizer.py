@@ -31,9 +31,12 @@ from transformers import PreTrainedTokenizerFast
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIAL_TOKENS = (PAD, BOS, EOS, UNK)
 
-# Digits, the operators and punctuation of the toy tasks (arithmetic ``90-78=12,12-10=2;A:2`` and a compact
-# Knights-and-Knaves format with ``&|>()!``), letters, space and newline.
-DEFAULT_ALPHABET = string.digits + "+-*=,;:?!&|>()<" + string.ascii_lowercase + string.ascii_uppercase + " \n"
+# Digits, the operators and punctuation of the toy tasks (arithmetic ``90-78=12,12-10=2;A:2``, compact
+# Knights-and-Knaves with ``&|>()!`` and its chain scratchpad's ``/``), letters, space and newline. New
+# characters go at the end, so the ids of the others never change.
+DEFAULT_ALPHABET = (
+    string.digits + "+-*=,;:?!&|>()<" + string.ascii_lowercase + string.ascii_uppercase + " \n" + "/"
+)
 
 # Contents concatenated after <bos>; assistant turns end with <eos>. ``add_generation_prompt`` adds nothing,
 # because the model continues right after the user's text.

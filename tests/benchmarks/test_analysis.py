@@ -1,14 +1,20 @@
 """The benchmark's pure measurements (convergence, stability, regimes by third, gains) and its settings."""
 
+import dataclasses
 import doctest
+import json
+
+import pytest
 
 import benchmarks.analysis as analysis
-from benchmarks.run import choose_rates, search_specs
-from benchmarks.settings import ABLATIONS, FULL, QUICK, RunSpec, math_family
+from benchmarks.pool import worker_job
+from benchmarks.run import choose_kd, choose_rates, kd_specs, main_specs, search_specs
+from benchmarks.settings import ABLATIONS, FULL, QUICK, RunSpec, kd_overrides, math_family
 
 
-def test_analysis_doctests():
-    result = doctest.testmod(analysis)
+@pytest.mark.parametrize("module", [analysis])
+def test_doctests(module):
+    result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
 
 
@@ -37,3 +43,83 @@ def test_choose_rates_falls_back_to_the_first_rate_without_validation(tmp_path):
 
 def test_quick_ablations_are_known():
     assert set(QUICK.ablations) <= set(ABLATIONS) and set(FULL.ablations) == set(ABLATIONS)
+
+
+def _finish(spec, values):
+    """Fake a finished run: ``metrics.jsonl`` with the given validation points, and ``done.json``."""
+    spec.out_dir.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps({"step": 10 * (i + 1), "eval/mean_at_k": v}) for i, v in enumerate(values)]
+    (spec.out_dir / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    (spec.out_dir / "done.json").write_text("{}")
+
+
+def test_kdrl_coefficient_search_reuses_the_default_run_and_picks_the_best(tmp_path):
+    rates = {"kdrl": {"chosen": 1e-4}}
+    specs = kd_specs(math_family(), FULL, tmp_path, rates)
+    assert [s.overrides for s in specs] == [
+        {"kd_beta": 1e-3, "kd_beta_end": pytest.approx(2e-4)},
+        {},  # the default coefficient: the lr search's own run at that rate
+        {"kd_beta": 2e-2, "kd_beta_end": pytest.approx(4e-3)},
+    ]
+    assert specs[1].name == "math/lr_search/kdrl_lr0.0001/seed0"
+    assert all(s.learning_rate == 1e-4 and s.steps == FULL.lr_search_steps for s in specs)
+    for spec, values in zip(specs, ([0.2, 0.3], [0.2, 0.2], [0.4, 0.1])):
+        _finish(spec, values)
+    choose_kd(specs, rates, FULL)
+    assert rates["kdrl"]["kd_beta"] == 1e-3 and rates["kdrl"]["kd_scores"]["0.02"] == pytest.approx(0.25)
+    main = main_specs(math_family(), FULL, tmp_path, {m: {"chosen": 1e-4} for m in FULL.methods} | rates, 1)
+    assert {s.method: s.overrides for s in main}["kdrl"] == kd_overrides(1e-3)
+
+
+def test_a_finished_run_is_reused_only_while_its_settings_are_unchanged(tmp_path):
+    (spec,) = [s for s in search_specs(math_family(), QUICK, tmp_path) if s.method == "grpo"]
+    worker_job(spec)
+    _finish(spec, [0.1])
+    assert worker_job(spec).marker.is_file()  # same settings: kept
+    wider = dataclasses.replace(spec, mode=dataclasses.replace(QUICK, logic_seeds=5))
+    assert worker_job(wider).marker.is_file()  # a setting that does not change this run: kept
+    relabelled = dataclasses.replace(spec, family=dataclasses.replace(spec.family, hardest="ood_other"))
+    assert worker_job(relabelled).marker.is_file()  # what the report reads on: kept
+    hotter = dataclasses.replace(spec, mode=dataclasses.replace(QUICK, temperature=1.0))
+    assert not worker_job(hotter).marker.is_file()  # changed: runs again
+    assert (spec.out_dir / "done.stale.json").is_file()
+
+
+def test_runs_written_before_a_family_field_existed_are_still_reused(tmp_path):
+    (spec,) = [s for s in search_specs(math_family(), QUICK, tmp_path) if s.method == "grpo"]
+    older = spec.to_json()
+    del older["family"]["mode_overrides"]  # as spec.json files written before the field was added
+    spec.out_dir.mkdir(parents=True)
+    (spec.out_dir / "spec.json").write_text(json.dumps(older))
+    _finish(spec, [0.1])
+    assert worker_job(spec).marker.is_file()
+
+
+def test_lr_section_reports_searches_and_transferred_settings(tmp_path):
+    from benchmarks.report import lr_section
+    from benchmarks.run import TRANSFERRED
+
+    rates = {
+        "math": {
+            "grpo": {"scores": {"3e-05": 0.2, "0.0001": 0.1}, "chosen": 3e-5},
+            "kdrl": {"scores": {"3e-05": 0.1}, "chosen": 3e-5, "kd_scores": {"0.02": 0.3}, "kd_beta": 0.02},
+        },
+        "logic": TRANSFERRED,
+    }
+    (tmp_path / "lr_search.json").write_text(json.dumps(rates))
+    text = "\n".join(lr_section(tmp_path))
+    assert "| grpo | 0.200 | 0.100 | 3e-05 |" in text
+    assert "0.02: 0.300; chosen 0.02." in text
+    assert f"Learning rates and KD coefficient for logic: {TRANSFERRED}." in text
+
+
+def test_each_family_sizes_its_own_runs(tmp_path):
+    from benchmarks.settings import logic_family
+
+    assert math_family().mode(FULL) == FULL
+    logic_mode = logic_family(tmp_path).mode(FULL)
+    assert (logic_mode.steps, logic_mode.prompts_per_step) == (100, 8)
+    assert dataclasses.replace(logic_mode, steps=FULL.steps, prompts_per_step=FULL.prompts_per_step) == FULL
+    rates = {m: {"chosen": 3e-5} for m in FULL.methods}
+    for spec in main_specs(logic_family(tmp_path), logic_mode, tmp_path, rates, 1):
+        assert spec.steps == 100 and spec.config()["per_device_train_batch_size"] == 8 * FULL.num_generations

@@ -15,7 +15,7 @@ from rlad.tasks.kk_logic import backtracking_trace, parse_statements, solutions,
 from rlad.tasks.loading import split_of
 
 
-@pytest.mark.parametrize("style", ["natural", "compact"])
+@pytest.mark.parametrize("style", ["natural", "compact", "chain"])
 def test_every_size_gives_distinct_uniquely_solvable_puzzles(style):
     puzzles = generate_puzzles(range(2, 9), 140, split="train", seed=5, style=style)
     assert Counter(p.n for p in puzzles) == {n: 20 for n in range(2, 9)}
@@ -38,7 +38,7 @@ def test_generation_is_seeded_and_balanced_with_remainders():
     assert [p.n for p in a] == [3] * 4 + [4] * 3 + [5] * 3
 
 
-@pytest.mark.parametrize("style", ["natural", "compact"])
+@pytest.mark.parametrize("style", ["natural", "compact", "chain"])
 def test_train_and_test_never_share_a_puzzle(style):
     train = {p.key for seed in (0, 1) for p in generate_puzzles([3, 4, 5], 3000, "train", seed, style)}
     test = {p.key for seed in (0, 7) for p in generate_puzzles([3, 4, 5], 300, "test", seed, style)}

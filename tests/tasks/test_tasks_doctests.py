@@ -7,7 +7,17 @@ import importlib
 
 import pytest
 
-MODULES = ["base", "loading", "kk_logic", "kk_verifier", "kk_compact", "math_extract", "arithmetic", "code"]
+MODULES = [
+    "base",
+    "loading",
+    "kk_logic",
+    "kk_verifier",
+    "kk_compact",
+    "kk_chain",
+    "math_extract",
+    "arithmetic",
+    "code",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

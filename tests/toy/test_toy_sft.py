@@ -130,3 +130,21 @@ def test_same_seed_same_model(tok):
 
     a, b = run(), run()
     assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters()))
+
+
+def test_encode_pairs_refuses_characters_the_tokenizer_does_not_know():
+    tok = build_char_tokenizer(alphabet="AB:?=kn,")
+    with pytest.raises(
+        ValueError, match=r"characters '/' of 'A=k,B:k/n' are not in the tokenizer's vocabulary"
+    ):
+        encode_pairs(tok, [("A:B?", "A=k,B:k/n")])
+    input_ids, _ = encode_pairs(tok, [("A:B?", "A=k,B=n")])  # known characters only: fine
+    assert tok.unk_token_id not in input_ids.tolist()[0]
+
+
+def test_the_default_alphabet_covers_every_compact_task():
+    from rlad.tasks import kk_chain, kk_compact
+    from rlad.toy.tokenizer import DEFAULT_ALPHABET
+
+    assert set(kk_compact.ALPHABET) <= set(DEFAULT_ALPHABET)
+    assert set(kk_chain.ALPHABET) <= set(DEFAULT_ALPHABET)
