@@ -246,6 +246,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--probes", type=int, default=10, help="Test probes during training.")
     parser.add_argument("--probe-problems", type=int, default=100, help="Test problems per probe.")
     args = parser.parse_args(argv)
+    if args.teacher_seconds <= 0 or args.probes < 1 or args.probe_problems < 1:
+        parser.error(
+            "need --teacher-seconds > 0, --probes >= 1 and --probe-problems >= 1, got "
+            f"{args.teacher_seconds}, {args.probes} and {args.probe_problems}"
+        )
     summary = build_pair(
         args.out, args.teacher_seconds, probes=args.probes, probe_problems=args.probe_problems
     )

@@ -56,21 +56,22 @@ def train_pairs(n_people: int, count: int) -> list[tuple[str, str]]:
 
 def probe_accuracy(model: Any, tokenizer: Any, rows: list[dict], k: int = 4, seed: int = 0) -> float:
     """Mean@k (temperature 0.6, top-p 0.95) of ``model`` on ``rows``: the benchmark's eval sampling."""
-    from rlad.eval import HFBackend
+    from rlad.eval import HFBackend, evaluate
 
-    task = logic_task()
     backend = HFBackend(model, tokenizer, batch_size=100, show_progress=False)
-    texts = backend.generate(
-        [r["prompt"] for r in rows],
-        n=k,
+    report = evaluate(
+        backend,
+        logic_task(),
+        rows,
+        k=k,
         max_new_tokens=MAX_COMPLETION_LENGTH,
         temperature=0.6,
         top_p=0.95,
         seed=seed,
-    )  # (P, k)
-    flat_rows = [r for r, group in zip(rows, texts) for _ in group]
-    scores = task.score_batch([t for group in texts for t in group], flat_rows)
-    return sum(s.correct for s in scores) / max(1, len(scores))
+        greedy=False,
+        show_progress=False,
+    )
+    return report.overall.mean_at_k
 
 
 def build_model(
@@ -213,6 +214,10 @@ def main() -> None:
     )
     parser.add_argument("--probe-every", type=int, default=300, help="steps between test probes")
     args = parser.parse_args()
+    if args.teacher_seconds <= 0 or args.probe_every < 1:
+        parser.error(
+            f"need --teacher-seconds > 0 and --probe-every >= 1, got {args.teacher_seconds} and {args.probe_every}"
+        )
     print(json.dumps(build_pair(args.out, args.teacher_seconds, args.probe_every), indent=1))
 
 

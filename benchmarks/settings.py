@@ -108,7 +108,7 @@ def logic_family(models_dir: Path) -> Family:
         # ppl4, not ood_ppl6: a teacher trained on 3-4 people scores 0 on 5-6 (it never saw the letters
         # E and F), so the hardest subset anyone can move is the hardest one in distribution.
         hardest="ppl4",
-        # Logic completions are ~60 characters (math: ~20) and a step costs about 4 s here instead of 0.3:
+        # Logic completions are ~60 characters (math: ~20); a step, validation included, took 2.5 s vs 0.44:
         # half the steps and half the prompts per step keep the family inside the full mode's 90 minutes.
         mode_overrides={"steps": 100, "prompts_per_step": 8},
     )
@@ -172,7 +172,7 @@ FULL = Mode(
     logic=True,
     logic_build_seconds=600.0,
     logic_seeds=3,
-    # A logic run takes 5-10 minutes here (completions of ~60 characters, a 1M-parameter model), so the
+    # A logic run took 5.5-8 minutes here (completions of ~60 characters, a 1M-parameter model), so the
     # logic search (14 runs) would take the full mode past its 90-minute limit; logic reuses math's choices.
     logic_search=False,
 )

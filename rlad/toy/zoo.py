@@ -354,15 +354,7 @@ def build_toy_pair(config: ToyPairConfig, out_dir: str | os.PathLike, *, progres
             config.student_target,
             probes[-1][1],
         )
-    student = build_tiny_llama(
-        tokenizer,
-        hidden_size=config.hidden_size,
-        num_layers=config.num_layers,
-        num_heads=config.num_heads,
-        intermediate_size=config.intermediate_size,
-        max_position_embeddings=config.max_position_embeddings,
-        vocab_size=teacher_vocab,
-    )
+    student = copy.deepcopy(model)  # same architecture as the teacher; the snapshot's weights
     student.load_state_dict(state)
     student = with_vocab_size(student, student_vocab)
 

@@ -118,3 +118,27 @@ def test_chain_task_errors_name_the_bad_value():
         get_task("kk_synthetic", style="chain").load(split="dev")
     with pytest.raises(TaskDataError, match="valid: natural, compact, chain"):
         get_task("kk_synthetic", style="tiny")
+
+
+def _chain_statements(about: int) -> list:
+    """Every statement the chain generator can draw about people ``0..about-1``."""
+    literals = [(sign, p) for p in range(about) for sign in ("telling-truth", "lying")]
+    binary = [
+        (op, a, b) for a in literals for b in literals if a[1] != b[1] for op in ("and", "or", "->", "<=>")
+    ]
+    return literals + binary
+
+
+@pytest.mark.parametrize(("n", "unique", "test"), [(2, 40, 5), (3, 3760, 346)])
+def test_the_chain_puzzle_space_is_as_small_as_the_docs_say(n, unique, test):
+    """docs/tasks.md and benchmarks/logic.py quote these counts (why training uses 3-4 people, all 3-person ones)."""
+    import itertools
+
+    from rlad.tasks.loading import split_of
+
+    space = itertools.product(_chain_statements(n), *(_chain_statements(i) for i in range(1, n)))
+    found = [s for s in space if len(solutions(s)) == 1]
+    assert len(found) == unique
+    assert sum(split_of(repr(s)) == "test" for s in found) == test
+    drawn = {p.key for p in generate_puzzles([n], unique - test, "train", seed=0, style="chain")}
+    assert drawn <= {repr(s) for s in found}  # the generator draws from exactly this space

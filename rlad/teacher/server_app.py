@@ -1,0 +1,359 @@
+"""The teacher server's request logic, without sockets: JSON request in, HTTP status and JSON answer out.
+
+:class:`TeacherApp` validates every request before the model sees it (JSON shape, token ids within
+the embedding, sequence length, sequences and tokens per request) and answers the endpoints listed in
+:mod:`rlad.teacher.server`, which puts it behind HTTP. A refused request raises :class:`BadRequest`
+inside and becomes a 4xx answer with a JSON reason in vLLM's error shape; scoring runs one request at a
+time (a lock around the model) with :func:`~rlad.teacher.logprobs.sampled_token_logprobs`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from rlad.teacher import protocol
+from rlad.teacher.logprobs import sampled_token_logprobs
+
+logger = logging.getLogger(__name__)
+
+# vLLM clamps -inf log-probs to this value so that the JSON stays standard.
+LOGPROB_FLOOR = -9999.0
+
+
+class BadRequest(ValueError):
+    """A request the server refuses; ``status`` is the HTTP code and ``param`` the offending field."""
+
+    def __init__(self, message: str, status: int = 400, param: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.param = param
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """What one request may ask for. ``max_sequence_length`` None: the model's ``max_position_embeddings``."""
+
+    max_sequence_length: int | None = None
+    max_sequences: int = 256
+    max_total_tokens: int = 1 << 20
+    max_body_bytes: int = 64 << 20
+
+
+@dataclass(frozen=True)
+class ScoringJob:
+    """A validated scoring request."""
+
+    sequences: list[list[int]]
+    temperature: float
+    with_logprobs: bool  # also fill the OpenAI ``logprobs`` field of each choice
+
+
+def _token_list(value: Any, name: str, vocab_rows: int, max_length: int) -> list[int]:
+    if not isinstance(value, list) or not value:
+        raise BadRequest(f"{name} must be a non-empty list of token ids", param="prompt")
+    if len(value) > max_length:
+        raise BadRequest(f"{name} has {len(value)} tokens; the limit is {max_length}", param="prompt")
+    for j, token in enumerate(value):
+        if type(token) is not int:  # bool is an int subclass: refuse it too
+            raise BadRequest(f"{name}[{j}] is {token!r}, not an integer token id", param="prompt")
+        if not 0 <= token < vocab_rows:
+            raise BadRequest(f"{name}[{j}] = {token} is out of range [0, {vocab_rows})", param="prompt")
+    return value
+
+
+class TeacherApp:
+    """Request handling without sockets: ``handle(method, path, body) -> (status, json_dict)``."""
+
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        *,
+        model_name: str = "teacher",
+        device: torch.device | str | None = None,
+        batch_size: int | None = None,
+        limits: ServerLimits | None = None,
+    ) -> None:
+        self.model = model.eval().requires_grad_(False)
+        if device is not None:
+            self.model.to(device)
+        self.tokenizer = tokenizer
+        self.model_name = model_name
+        self.batch_size = batch_size
+        limits = limits or ServerLimits()
+        if limits.max_sequence_length is None:
+            max_positions = getattr(model.config.get_text_config(), "max_position_embeddings", None) or 4096
+            limits = dataclasses.replace(limits, max_sequence_length=max_positions)
+        self.limits = limits
+        self.vocab_rows = min(model.get_input_embeddings().weight.shape[0], self._output_rows())
+        self.tokenizer_description = protocol.describe_tokenizer(tokenizer, self._output_rows())
+        self.tokenizer_description["applies_temperature"] = True
+        self.tokenizer_description["max_model_len"] = limits.max_sequence_length
+        self._model_lock = threading.Lock()
+        # Fast tokenizers are not safe to call from several threads at once ("Already borrowed").
+        self._tokenizer_lock = threading.Lock()
+
+    def _output_rows(self) -> int:
+        return self.model.get_output_embeddings().weight.shape[0]
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    # ------------------------------------------------------------------------------------- dispatch
+    def handle(self, method: str, path: str, body: bytes | None) -> tuple[int, dict[str, Any]]:
+        """Answer one request; never raises."""
+        routes = {
+            ("GET", protocol.HEALTH): lambda _: {"status": "ok"},
+            ("GET", protocol.MODELS): lambda _: self._models(),
+            ("GET", protocol.TOKENIZER_INFO): lambda _: self.tokenizer_description,
+            ("POST", protocol.COMPLETIONS): self._completions,
+            ("POST", protocol.TOKENIZE): self._tokenizer_locked(self._tokenize),
+            ("POST", protocol.DETOKENIZE): self._tokenizer_locked(self._detokenize),
+            ("POST", protocol.RENDER_CHAT): self._tokenizer_locked(self._render_chat),
+        }
+        path = path.split("?", 1)[0].rstrip("/") or "/"
+        try:
+            route = routes.get((method, path))
+            if route is None:
+                if any(p == path for _, p in routes):
+                    raise BadRequest(f"{method} is not allowed on {path}", status=405)
+                raise BadRequest(
+                    f"no endpoint {path}; this server offers {', '.join(sorted({p for _, p in routes}))}",
+                    status=404,
+                )
+            request = self._json(body) if method == "POST" else None
+            return 200, route(request)
+        except BadRequest as err:
+            return err.status, protocol.error_body(str(err), err.status, err.param)
+        except Exception as err:  # a scoring failure must be an answer, not a dead server
+            logger.exception("failed to answer %s %s", method, path)
+            return 500, protocol.error_body(f"{type(err).__name__}: {err}", 500)
+
+    def _tokenizer_locked(self, route: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str, Any]]:
+        def call(request: Any) -> dict[str, Any]:
+            with self._tokenizer_lock:
+                return route(request)
+
+        return call
+
+    @staticmethod
+    def _json(body: bytes | None) -> dict[str, Any]:
+        try:
+            request = json.loads(body or b"")
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise BadRequest(f"the body is not valid JSON: {err}") from err
+        if not isinstance(request, dict):
+            raise BadRequest(f"the body must be a JSON object, got {type(request).__name__}")
+        return request
+
+    # -------------------------------------------------------------------------------------- scoring
+    def parse_completion_request(self, request: dict[str, Any]) -> ScoringJob:
+        """Validate a ``/v1/completions`` body; only prompt scoring (no generation) is offered."""
+        model = request.get("model")
+        if model is not None and model != self.model_name:
+            raise BadRequest(
+                f"model {model!r} is not served here; this server serves {self.model_name!r}",
+                status=404,
+                param="model",
+            )
+        if request.get("max_tokens", 16) != 0 or request.get("echo") is not True:
+            raise BadRequest(
+                "this server only scores given tokens: send max_tokens=0 and echo=true", param="max_tokens"
+            )
+        if request.get("stream"):
+            raise BadRequest("stream is not supported", param="stream")
+        if request.get("n", 1) != 1:
+            raise BadRequest("n must be 1", param="n")
+        for field in ("prompt_logprobs", "logprobs"):
+            value = request.get(field)
+            if value is not None and (type(value) is not int or value != 0):
+                raise BadRequest(
+                    f"{field} must be 0 (the given token's log-prob only) or absent", param=field
+                )
+        temperature = request.get("temperature", 1.0)
+        temperature = 1.0 if temperature is None else temperature
+        if (
+            isinstance(temperature, bool)
+            or not isinstance(temperature, (int, float))
+            or not (math.isfinite(temperature) and temperature > 0)
+        ):
+            raise BadRequest(
+                f"temperature must be a positive number, got {temperature!r}", param="temperature"
+            )
+        prompt = request.get("prompt")
+        if isinstance(prompt, list) and prompt and all(type(t) is int for t in prompt):
+            prompt = [prompt]  # one sequence given as a flat list of ids
+        if not isinstance(prompt, list) or not prompt or not all(isinstance(s, list) for s in prompt):
+            raise BadRequest(
+                "prompt must be a list of token-id lists (text prompts are not scored here)", param="prompt"
+            )
+        if len(prompt) > self.limits.max_sequences:
+            raise BadRequest(
+                f"{len(prompt)} sequences in one request; the limit is {self.limits.max_sequences}",
+                param="prompt",
+            )
+        max_length = self.limits.max_sequence_length
+        sequences = [
+            _token_list(s, f"prompt[{i}]", self.vocab_rows, max_length) for i, s in enumerate(prompt)
+        ]
+        total = sum(len(s) for s in sequences)
+        if total > self.limits.max_total_tokens:
+            raise BadRequest(
+                f"{total} tokens in one request; the limit is {self.limits.max_total_tokens}", param="prompt"
+            )
+        return ScoringJob(sequences, float(temperature), request.get("logprobs") is not None)
+
+    def score_sequences(self, sequences: list[list[int]], temperature: float) -> list[list[float]]:
+        """log pi(x_j | x_<j) for j = 1 .. len - 1 of each sequence (the first token has none)."""
+        L = max(len(s) for s in sequences)
+        input_ids = torch.zeros(len(sequences), L, dtype=torch.long)  # (N, L) left-padded
+        attention_mask = torch.zeros(len(sequences), L, dtype=torch.long)  # (N, L)
+        for i, s in enumerate(sequences):
+            input_ids[i, L - len(s) :] = torch.tensor(s)
+            attention_mask[i, L - len(s) :] = 1
+        if L < 2:
+            return [[] for _ in sequences]
+        with self._model_lock:
+            logps = sampled_token_logprobs(
+                self.model,
+                input_ids.to(self.device),
+                attention_mask.to(self.device),
+                L - 1,
+                temperature,
+                self.batch_size,
+            )  # (N, L - 1)
+        logps = logps.cpu().clamp(min=LOGPROB_FLOOR)
+        return [logps[i, L - len(s) :].tolist() for i, s in enumerate(sequences)]
+
+    def _completions(self, request: dict[str, Any]) -> dict[str, Any]:
+        job = self.parse_completion_request(request)
+        start = time.perf_counter()
+        scores = self.score_sequences(job.sequences, job.temperature)
+        logger.info(
+            "scored %d sequences, %d tokens in %.3f s",
+            len(job.sequences),
+            sum(map(len, job.sequences)),
+            time.perf_counter() - start,
+        )
+        with self._tokenizer_lock:
+            texts = [
+                (self.tokenizer.convert_ids_to_tokens(t), self.tokenizer.decode(t)) for t in job.sequences
+            ]
+        choices = []
+        for i, (tokens, logps, (strings, text)) in enumerate(zip(job.sequences, scores, texts)):
+            prompt_logprobs: list[dict[str, Any] | None] = [None]
+            prompt_logprobs += [
+                {str(t): {"logprob": lp, "rank": None, "decoded_token": s}}
+                for t, lp, s in zip(tokens[1:], logps, strings[1:])
+            ]
+            choice: dict[str, Any] = {
+                "index": i,
+                "text": text,
+                "logprobs": None,
+                "finish_reason": "length",
+                "stop_reason": None,
+                "prompt_token_ids": tokens,
+                "prompt_logprobs": prompt_logprobs,
+            }
+            if job.with_logprobs:  # the OpenAI legacy form of the same numbers
+                offsets = [0]
+                for s in strings[:-1]:
+                    offsets.append(offsets[-1] + len(s or ""))
+                choice["logprobs"] = {
+                    "tokens": strings,
+                    "token_logprobs": [None, *logps],
+                    "top_logprobs": None,
+                    "text_offset": offsets,
+                }
+            choices.append(choice)
+        n_tokens = sum(len(s) for s in job.sequences)
+        return {
+            "id": f"cmpl-{uuid.uuid4().hex}",
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": self.model_name,
+            "choices": choices,
+            "usage": {"prompt_tokens": n_tokens, "completion_tokens": 0, "total_tokens": n_tokens},
+        }
+
+    # ------------------------------------------------------------------------------------ tokenizer
+    def _models(self) -> dict[str, Any]:
+        card = {
+            "id": self.model_name,
+            "object": "model",
+            "owned_by": "rlad",
+            "max_model_len": self.limits.max_sequence_length,
+        }
+        return {"object": "list", "data": [card]}
+
+    def _messages(self, request: dict[str, Any]) -> list[dict[str, Any]]:
+        messages = request.get("messages")
+        ok = isinstance(messages, list) and all(
+            isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+            for m in messages
+        )
+        if not ok:
+            raise BadRequest("messages must be a list of {'role': str, 'content': str}", param="messages")
+        if not getattr(self.tokenizer, "chat_template", None):
+            raise BadRequest("the served tokenizer has no chat template", param="messages")
+        return messages
+
+    def _flag(self, request: dict[str, Any], name: str, default: bool) -> bool:
+        value = request.get(name, default)
+        if not isinstance(value, bool):
+            raise BadRequest(f"{name} must be true or false", param=name)
+        return value
+
+    def _tokenize(self, request: dict[str, Any]) -> dict[str, Any]:
+        if "messages" in request:
+            messages = self._messages(request)
+            text = self.tokenizer.apply_chat_template(
+                messages,
+                tokenize=False,
+                add_generation_prompt=self._flag(request, "add_generation_prompt", True),
+            )
+            tokens = self.tokenizer(text, add_special_tokens=self._flag(request, "add_special_tokens", False))
+        else:
+            prompt = request.get("prompt")
+            if not isinstance(prompt, str):
+                raise BadRequest("prompt must be a string (or send messages)", param="prompt")
+            if len(prompt) > self.limits.max_total_tokens * 64:
+                raise BadRequest("prompt is too long", param="prompt")
+            tokens = self.tokenizer(
+                prompt, add_special_tokens=self._flag(request, "add_special_tokens", True)
+            )
+        ids = list(tokens["input_ids"])
+        answer: dict[str, Any] = {
+            "count": len(ids),
+            "max_model_len": self.limits.max_sequence_length,
+            "tokens": ids,
+            "token_strs": None,
+        }
+        if self._flag(request, "return_token_strs", False):
+            answer["token_strs"] = self.tokenizer.convert_ids_to_tokens(ids)
+        return answer
+
+    def _detokenize(self, request: dict[str, Any]) -> dict[str, Any]:
+        tokens = _token_list(request.get("tokens"), "tokens", self.vocab_rows, self.limits.max_total_tokens)
+        return {"prompt": self.tokenizer.decode(tokens)}
+
+    def _render_chat(self, request: dict[str, Any]) -> dict[str, Any]:
+        messages = self._messages(request)
+        add_generation_prompt = self._flag(request, "add_generation_prompt", False)
+        text = self.tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=add_generation_prompt
+        )
+        return {"text": text}
