@@ -53,7 +53,9 @@ def load_phase(out: Path, family: str, phase: str) -> dict[str, list[dict[str, A
         for seed_dir in sorted(tag_dir.glob("seed*"), key=lambda p: int(p.name[4:])):
             done = _done(seed_dir)
             if done is not None:
-                done["records"] = read_metrics(done["metrics"])
+                # the run's own folder first: an output folder that was moved keeps its old absolute paths
+                local = seed_dir / "metrics.jsonl"
+                done["records"] = read_metrics(local if local.is_file() else done["metrics"])
                 runs.setdefault(tag_dir.name, []).append(done)
     return runs
 
@@ -203,6 +205,18 @@ def curves_section(
         points = dict(c)
         lines.append(f"| {name} | " + " | ".join(fmt(points.get(s)) for s in steps) + " |")
     return [*lines, ""]
+
+
+def invocations_note(invocations: list[dict[str, Any]]) -> str:
+    """How the phase times add up when the benchmark ran in more than one invocation (report-only ones aside)."""
+    invocations = [i for i in invocations if set(i.get("phases", [])) - {"report"}]
+    if len(invocations) < 2:
+        return "."
+    each = ", ".join(f"{i['date']}: {i['seconds']:.0f} s" for i in invocations)
+    return (
+        f", summed over {len(invocations)} invocations ({each}); a run redone after a settings change "
+        "counts in each invocation that ran it."
+    )
 
 
 def lr_section(out: Path) -> list[str]:
@@ -487,7 +501,8 @@ def write_report(out: Path, mode: Mode) -> Path:
             "### Wall-clock time per phase",
             "",
             ", ".join(f"{name} {s:.0f} s" for name, s in phase_seconds.items())
-            + f"; total {sum(phase_seconds.values()):.0f} s.",
+            + f"; total {sum(phase_seconds.values()):.0f} s"
+            + invocations_note(record.get("invocations", [])),
             "",
         ]
     lines += ["Plots: " + ", ".join(f"`plots/{p.name}`" for p in plots), ""]

@@ -270,7 +270,8 @@ def run_benchmark(mode: Mode, out: Path, phases: tuple[str, ...] = PHASES) -> di
     if "tune" in phases:
         jobs = [worker_job(s) for s in kd["math"]]
         if logic:
-            jobs += [worker_job(s) for s in reference_specs(logic, mode, out) + logic_searches]  # eval only
+            # the logic references (evaluation only) and, with logic_search, the logic rate search
+            jobs += [worker_job(s) for s in reference_specs(logic, mode, out) + logic_searches]
         phase("tune", jobs)
         if logic and mode.logic_search:  # the logic KD search needs the logic rates, known only now
             rates["logic"] = choose_rates(logic_searches, mode)
@@ -335,8 +336,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workers", type=int, default=None, help="training processes at once (default 2, one per core)"
     )
+    parser.add_argument(
+        "--logic-search",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="search the logic family's own rates and KD coefficient, or take the math family's "
+        "(default: the mode's setting; the full mode searches)",
+    )
     args = parser.parse_args(argv)
     mode = QUICK if args.quick else FULL
+    if args.logic_search is not None:
+        mode = dataclasses.replace(mode, logic_search=args.logic_search)
     if args.seeds is not None:
         mode = dataclasses.replace(mode, seeds=args.seeds)
     if args.workers is not None:

@@ -4,7 +4,9 @@ Train (``rlad.runner.train_recipe`` for RL methods, ``rlad.sft_distill.sft_disti
 evaluate the final student on the in-distribution test split and the out-of-distribution split with
 the paper's protocol (k samples, temperature 0.6, top-p 0.95, sampling seed 0, the same for every run),
 and write ``done.json``. A ``reference`` run only evaluates ``spec.model`` (the untrained student, the
-teacher), plus its validation score at step 0 (the same evaluation the periodic callback runs).
+teacher), plus its validation score at step 0 (the same evaluation the periodic callback runs). A search
+run (``lr_search``, ``kd_search``) is chosen on its validation curve alone, so it skips the final
+evaluation (about a minute per logic run).
 A fresh process per run keeps runs independent (RNG, memory) and lets two run side by side.
 """
 
@@ -21,6 +23,11 @@ from benchmarks.settings import RunSpec
 EVAL_TEMPERATURE = 0.6
 EVAL_TOP_P = 0.95
 EVAL_SEED = 0
+SEARCH_PHASES = ("lr_search", "kd_search")  # scored on the validation curve; no final evaluation
+
+
+def needs_final_eval(spec: RunSpec) -> bool:
+    return spec.phase not in SEARCH_PHASES
 
 
 def recipe_of(spec: RunSpec):
@@ -111,7 +118,8 @@ def run(spec: RunSpec) -> dict[str, Any]:
             result = train_recipe(recipe)
         done["train_seconds"] = round(time.time() - started, 1)
         done["metrics"] = str(result.metrics_path)
-        done["eval"] = evaluate_final(str(result.final_model), spec)
+        if needs_final_eval(spec):
+            done["eval"] = evaluate_final(str(result.final_model), spec)
     done["seconds"] = round(time.time() - started, 1)
     return done
 

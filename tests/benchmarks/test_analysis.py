@@ -118,8 +118,68 @@ def test_each_family_sizes_its_own_runs(tmp_path):
 
     assert math_family().mode(FULL) == FULL
     logic_mode = logic_family(tmp_path).mode(FULL)
-    assert (logic_mode.steps, logic_mode.prompts_per_step) == (100, 8)
-    assert dataclasses.replace(logic_mode, steps=FULL.steps, prompts_per_step=FULL.prompts_per_step) == FULL
+    assert (logic_mode.steps, logic_mode.prompts_per_step, logic_mode.lr_search_steps) == (100, 8, 50)
+    restored = dataclasses.replace(
+        logic_mode,
+        steps=FULL.steps,
+        prompts_per_step=FULL.prompts_per_step,
+        lr_search_steps=FULL.lr_search_steps,
+    )
+    assert restored == FULL
     rates = {m: {"chosen": 3e-5} for m in FULL.methods}
     for spec in main_specs(logic_family(tmp_path), logic_mode, tmp_path, rates, 1):
         assert spec.steps == 100 and spec.config()["per_device_train_batch_size"] == 8 * FULL.num_generations
+
+
+def test_logic_search_flag_sets_the_mode_without_changing_run_fingerprints(tmp_path, monkeypatch):
+    import benchmarks.run as run
+
+    seen = []
+    monkeypatch.setattr(run, "run_benchmark", lambda mode, out, phases: seen.append(mode))
+    for flag in ("--no-logic-search", "--logic-search"):
+        assert run.main(["--out", str(tmp_path), flag]) == 0
+    assert run.main(["--out", str(tmp_path)]) == 0
+    assert [m.logic_search for m in seen] == [False, True, FULL.logic_search]
+    # a run finished without the search is reused by a search-enabled invocation
+    plain, searched = (
+        run.train_spec(math_family(), m, tmp_path, "main", "grpo", "grpo", 0, 3e-5, m.steps) for m in seen[:2]
+    )
+    assert plain.fingerprint() == searched.fingerprint()
+
+
+def test_the_logic_search_runs_half_the_logic_budget_and_skips_the_final_evaluation(tmp_path):
+    from benchmarks.settings import logic_family
+    from benchmarks.worker import needs_final_eval
+
+    logic = logic_family(tmp_path)
+    logic_mode = logic.mode(FULL)
+    searches = search_specs(logic, logic_mode, tmp_path)
+    assert len(searches) == len(FULL.methods) * len(FULL.lr_grid)
+    assert {s.steps for s in searches} == {logic_mode.steps // 2}
+    rates = {m: {"chosen": 1e-4} for m in FULL.methods}
+    kd = kd_specs(logic, logic_mode, tmp_path, rates)
+    assert {s.steps for s in kd} == {logic_mode.steps // 2} and len(kd) == len(FULL.kd_grid)
+    assert not any(needs_final_eval(s) for s in searches + kd)
+    assert all(needs_final_eval(s) for s in main_specs(logic, logic_mode, tmp_path, rates, 1))
+
+
+def test_phase_times_say_when_they_add_up_several_invocations():
+    from benchmarks.report import invocations_note
+
+    everything = ["search", "tune", "main", "cost", "report"]
+    first = {"phases": everything, "date": "d1", "seconds": 3819.5}
+    report_only = {"phases": ["report"], "date": "d3", "seconds": 1.0}
+    assert invocations_note([first, report_only]) == "."
+    note = invocations_note([first, {"phases": everything, "date": "d2", "seconds": 2019.7}, report_only])
+    assert note.startswith(", summed over 2 invocations (d1: 3820 s, d2: 2020 s)")
+
+
+def test_the_report_reads_metrics_from_the_run_folder_when_the_output_folder_moved(tmp_path):
+    from benchmarks.report import load_phase
+
+    run = tmp_path / "runs" / "logic" / "main" / "grpo" / "seed0"
+    run.mkdir(parents=True)
+    (run / "metrics.jsonl").write_text('{"step": 20, "eval/mean_at_k": 0.5}\n')
+    (run / "done.json").write_text(json.dumps({"metrics": "/gone/runs/logic/main/grpo/seed0/metrics.jsonl"}))
+    runs = load_phase(tmp_path, "logic", "main")
+    assert runs["grpo"][0]["records"] == [{"step": 20, "eval/mean_at_k": 0.5}]
