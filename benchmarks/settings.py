@@ -173,7 +173,7 @@ FULL = Mode(
     logic=True,
     logic_build_seconds=600.0,
     logic_seeds=3,
-    # The logic family's own search: 12 + 2 runs of 50 steps without a final evaluation, about 17 minutes.
+    # The logic family's own search: 12 + 2 runs of 50 steps without a final evaluation (19 minutes here).
     logic_search=True,
 )
 
