@@ -2,7 +2,8 @@
 
 Reads only what the runs wrote (``OUT/runs/**/done.json`` and ``metrics.jsonl``, ``OUT/lr_search.json``,
 ``OUT/cost/cost.json``, ``OUT/logic_models/pair.json``, ``OUT/benchmark.json``); computes nothing that
-needs a model, so it can be re-run alone (``python -m benchmarks.run --phases report``).
+needs a model, so it can be re-run alone (``python -m benchmarks.run --phases report``). The sections on
+the searches, the logic build, cost and time are in :mod:`benchmarks.report_setup`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from benchmarks.analysis import (
     steps_to_reach,
     thirds,
 )
+from benchmarks.report_setup import cost_section, invocations_note, logic_models_section, lr_section
 from benchmarks.settings import Mode
 from rlad.compare_results import (
     aggregate,
@@ -207,52 +209,6 @@ def curves_section(
     return [*lines, ""]
 
 
-def invocations_note(invocations: list[dict[str, Any]]) -> str:
-    """How the phase times add up when the benchmark ran in more than one invocation (report-only ones aside)."""
-    invocations = [i for i in invocations if set(i.get("phases", [])) - {"report"}]
-    if len(invocations) < 2:
-        return "."
-    each = ", ".join(f"{i['date']}: {i['seconds']:.0f} s" for i in invocations)
-    return (
-        f", summed over {len(invocations)} invocations ({each}); a run redone after a settings change "
-        "counts in each invocation that ran it."
-    )
-
-
-def lr_section(out: Path) -> list[str]:
-    path = out / "lr_search.json"
-    if not path.is_file():
-        return []
-    lines: list[str] = []
-    for family, rates in json.loads(path.read_text()).items():
-        if isinstance(rates, str):  # settings taken from another family
-            lines += [f"Learning rates and KD coefficient for {family}: {rates}.", ""]
-            continue
-        grid = sorted({lr for r in rates.values() for lr in r["scores"]}, key=float)
-        lines += [
-            f"### Learning-rate search ({family}, seed 0; score = mean of the last two validation Mean@k points)",
-            "",
-            "| method | " + " | ".join(grid) + " | chosen |",
-            "| :--- | " + " | ".join("---:" for _ in grid) + " | ---: |",
-        ]
-        for method, r in rates.items():
-            lines.append(
-                f"| {method} | "
-                + " | ".join(fmt(r["scores"].get(lr)) for lr in grid)
-                + f" | {r['chosen']:g} |"
-            )
-        kdrl = rates.get("kdrl", {})
-        if "kd_scores" in kdrl:
-            scores = ", ".join(f"{b}: {fmt(v)}" for b, v in kdrl["kd_scores"].items())
-            lines += [
-                "",
-                f"KDRL's starting KD coefficient at its rate {kdrl['chosen']:g} (annealed linearly to a fifth): "
-                f"{scores}; chosen {kdrl['kd_beta']:g}.",
-            ]
-        lines.append("")
-    return lines
-
-
 def ablation_section(out: Path, main: dict[str, list[dict]], mode: Mode, k: int) -> tuple[list[str], dict]:
     """One row per variant: mean ± sample std over the seeds it has (``n`` in the last column)."""
     runs = load_phase(out, "math", "ablation")
@@ -306,71 +262,6 @@ def _ablation_row(done: dict) -> dict[str, Any]:
         "last_third_std": last_third_std(val, done["spec"]["steps"]),
         "counters": counters,
     }
-
-
-def cost_section(out: Path) -> list[str]:
-    path = out / "cost" / "cost.json"
-    if not path.is_file():
-        return []
-    cost = json.loads(path.read_text())
-    timing = cost["timing"]
-    lines = [
-        f"### Cost (math; batch {timing['batch']} completions; {timing['steps_per_pass']} timed steps per "
-        f"method per pass, {timing['passes']} pass(es) in the order A B C / C B A, one process, nothing else of "
-        "the benchmark running)",
-        "",
-        "| method | s / step | / GRPO | generation | teacher scoring | other prep (rewards, padding) | "
-        "loss forward | backward + optimizer |",
-        "| :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for method, t in timing["per_method"].items():
-        lines.append(
-            f"| {method} | {t['step_s']:.3f} | {timing['ratio_to_grpo'][method]:.3f} | {t['generation_s']:.3f} | "
-            f"{t['teacher_scoring_s']:.3f} | {t['prepare_other_s']:.3f} | {t['loss_forward_s']:.3f} | "
-            f"{t['backward_optim_s']:.3f} |"
-        )
-    lines += [
-        "",
-        "Teacher-scoring peak memory (growth of the process's max RSS during one scoring call, fresh process "
-        "per cell; one-layer Llama, hidden 64, completion = second half of the sequence):",
-        "",
-        "| vocab | batch x length | chunked (MiB) | naive (MiB) | one fp32 (B, T, V) tensor (MiB) | same log-probs |",
-        "| ---: | :--- | ---: | ---: | ---: | :--- |",
-    ]
-    cells: dict[tuple, dict[str, dict]] = {}
-    for m in cost["memory"]:
-        cells.setdefault((m["vocab"], m["batch"], m["length"]), {})[m["method"]] = m
-    for (vocab, batch, length), pair in cells.items():
-        same = abs(pair["chunked"]["checksum"] - pair["naive"]["checksum"]) <= 1e-3 * max(
-            1.0, abs(pair["naive"]["checksum"])
-        )
-        lines.append(
-            f"| {vocab} | {batch} x {length} | {pair['chunked']['peak_mib']:.1f} | {pair['naive']['peak_mib']:.1f} "
-            f"| {pair['naive']['one_fp32_logits_tensor_mib']:.1f} | {'yes' if same else 'NO'} |"
-        )
-    return [*lines, ""]
-
-
-def logic_models_section(out: Path) -> list[str]:
-    path = out / "logic_models" / "pair.json"
-    if not path.is_file():
-        return []
-    pair = json.loads(path.read_text())
-    low, high = pair["student_band"]
-    lines = ["### Logic family: the tiny teacher / student build", ""]
-    for role, mark in (("teacher", f"target >= {pair['target']}"), ("student", f"band {low}-{high}")):
-        b = pair[role]
-        probes = ", ".join(f"{step}: {accuracy:.3f}" for step, accuracy in b["probes"])
-        lines.append(
-            f"- {role}: {b['parameters']} parameters, {b['shape']}, batch {b['batch_size']}, lr "
-            f"{b['learning_rate']:g}, {b['steps']} steps in {b['train_seconds']:.0f} s (+{b['probe_seconds']:.0f} s "
-            f"of probes) on fresh draws from {b['train_puzzles']} distinct train puzzles per size, final loss "
-            f"{b['final_loss']}; Mean@4 on {b['probe_puzzles']} in-distribution test puzzles by step: {probes} "
-            f"({mark})."
-        )
-    if not pair["usable"]:
-        lines.append("- the pair missed its marks, so no logic comparison was run.")
-    return [*lines, ""]
 
 
 def _row_json(row: Any) -> dict[str, Any]:

@@ -96,7 +96,7 @@ def test_runs_written_before_a_family_field_existed_are_still_reused(tmp_path):
 
 
 def test_lr_section_reports_searches_and_transferred_settings(tmp_path):
-    from benchmarks.report import lr_section
+    from benchmarks.report_setup import lr_section
     from benchmarks.run import TRANSFERRED
 
     rates = {
@@ -164,7 +164,7 @@ def test_the_logic_search_runs_half_the_logic_budget_and_skips_the_final_evaluat
 
 
 def test_phase_times_say_when_they_add_up_several_invocations():
-    from benchmarks.report import invocations_note
+    from benchmarks.report_setup import invocations_note
 
     everything = ["search", "tune", "main", "cost", "report"]
     first = {"phases": everything, "date": "d1", "seconds": 3819.5}
