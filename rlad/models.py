@@ -1,4 +1,6 @@
-"""Finding and loading models: hub names, local paths, and ``toy:<task>/<role>`` tiny local models.
+"""Finding and loading models: hub names, local paths, ``toy:<task>/<role>`` tiny local models, and real
+pretrained models shipped in packages (``smollm2-135m``, a ``.gguf`` path, or a packaged teacher such as
+``smollm2-135m-sums``), converted once to a cached folder by :mod:`rlad.real`.
 
 Every failure is a :class:`ModelLoadError` with one line that names the model, so the CLI can print
 it without a traceback.
@@ -15,11 +17,27 @@ class ModelLoadError(ValueError):
 
 
 def resolve_model(spec: str) -> str:
-    """A hub name or local path as given; ``toy:<task>/<role>`` builds (or reuses) a tiny local model."""
+    """A hub name or local path as given; ``toy:<task>/<role>`` builds (or reuses) a tiny local model;
+    a packaged short name or ``.gguf`` path converts (or reuses) a cached ``from_pretrained`` folder.
+
+    Real-model failures raise :class:`ModelLoadError` with one line (e.g. naming the missing extra).
+    """
     if spec.startswith("toy:"):
         from rlad.toy.zoo import resolve_toy_model
 
         return str(resolve_toy_model(spec[len("toy:") :]))
+    from rlad.real.gguf import RealModelError, is_real_spec
+    from rlad.real.teacher import TEACHERS, resolve_teacher
+
+    try:
+        if spec in TEACHERS:
+            return resolve_teacher(spec)
+        if is_real_spec(spec):
+            from rlad.real.gguf import resolve_real_model
+
+            return resolve_real_model(spec)
+    except RealModelError as err:
+        raise ModelLoadError(str(err)) from err
     return spec
 
 
@@ -52,6 +70,8 @@ def load_model(spec: str, dtype: str = "auto") -> tuple[Any, Any, str]:
     check_model_path(spec)
     try:
         path = resolve_model(spec)
+    except ModelLoadError:
+        raise
     except ModuleNotFoundError as err:
         raise ModelLoadError(f"cannot build toy model {spec!r}: {err}") from err
     except (KeyError, ValueError) as err:

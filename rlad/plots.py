@@ -16,6 +16,7 @@ show is not written and its function returns None.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -24,6 +25,8 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+
+from rlad.files import write_bytes_atomic
 
 Curve = Sequence[tuple[int, float]]  # (step, value) in step order
 
@@ -47,11 +50,12 @@ def mean_over_runs(runs: Sequence[Curve]) -> tuple[list[int], list[float], list[
 
 
 def _save(fig: Figure, path: str | os.PathLike) -> Path:
+    """Render to PNG in memory, then write atomically (a killed run leaves no half image)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    return path
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    return write_bytes_atomic(path, buffer.getvalue())
 
 
 def plot_validation_curves(

@@ -20,15 +20,18 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
+import functools
+import math
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from rlad.trainer.config import RLADConfig
+if TYPE_CHECKING:  # the config pulls in torch and TRL: imported when a recipe is checked, not before
+    from rlad.trainer.config import RLADConfig
 
 
 class RecipeError(ValueError):
@@ -51,9 +54,36 @@ class Recipe:
     eval_limit: int | None = field(default=64, metadata={"help": "Evaluate on at most this many examples."})
     eval_every: int = field(default=0, metadata={"help": "Evaluate every N steps during training (0: off)."})
     eval_k: int = field(default=4, metadata={"help": "Samples per problem for Mean@k / Pass@k."})
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={"help": "Start over in an output_dir that holds a run (its checkpoints and metrics go)."},
+    )
     config: dict = field(default_factory=dict, metadata={"help": "RLADConfig fields."})
+    lora: dict | None = field(
+        default=None,
+        metadata={"help": "Train a LoRA adapter instead of all weights: peft.LoraConfig fields (r, ...)."},
+    )
+
+    def __post_init__(self) -> None:
+        problems = [
+            (self.eval_k < 1, f"eval_k must be >= 1, got {self.eval_k}"),
+            (self.eval_every < 0, f"eval_every must be >= 0 (0: off), got {self.eval_every}"),
+            (
+                self.eval_limit is not None and self.eval_limit < 1,
+                f"eval_limit must be >= 1, got {self.eval_limit}",
+            ),
+            (
+                self.train_limit is not None and self.train_limit < 1,
+                f"train_limit must be >= 1, got {self.train_limit}",
+            ),
+        ]
+        for bad, message in problems:
+            if bad:
+                raise RecipeError(message)
 
     def training_config(self) -> RLADConfig:
+        from rlad.trainer.config import RLADConfig
+
         try:
             return RLADConfig(**self.config)
         except (TypeError, ValueError) as err:
@@ -61,8 +91,21 @@ class Recipe:
 
 
 RECIPE_KEYS = [f.name for f in dataclasses.fields(Recipe)]
-CONFIG_HINTS = typing.get_type_hints(RLADConfig)
-CONFIG_KEYS = [f.name for f in dataclasses.fields(RLADConfig) if f.init]
+
+
+@functools.cache
+def config_hints() -> dict[str, Any]:
+    """``RLADConfig`` field -> type hint (imports the config, hence TRL, on first use)."""
+    from rlad.trainer.config import RLADConfig
+
+    return typing.get_type_hints(RLADConfig)
+
+
+@functools.cache
+def config_keys() -> list[str]:
+    from rlad.trainer.config import RLADConfig
+
+    return [f.name for f in dataclasses.fields(RLADConfig) if f.init]
 
 
 def _suggest(key: str, valid: list[str]) -> str:
@@ -96,20 +139,24 @@ def _describe(hint: Any) -> str:
 
 
 def _check_config(config: dict) -> dict:
+    hints = config_hints()
     for key, value in config.items():
-        if key not in CONFIG_HINTS:
-            raise RecipeError(f"unknown config key {key!r}{_suggest(key, CONFIG_KEYS)}")
-        hint = CONFIG_HINTS[key]
+        if key not in hints:
+            raise RecipeError(f"unknown config key {key!r}{_suggest(key, config_keys())}")
+        hint = hints[key]
         if not _type_ok(value, hint):
             raise RecipeError(f"config key {key!r} expects {_describe(hint)}, got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise RecipeError(f"config key {key!r} must be a finite number, got {value!r}")
     return config
 
 
 def _coerce_floats(config: dict) -> dict:
     """YAML reads ``1`` as int and ``1e-6`` as str in some spellings; make numeric fields floats."""
     out = dict(config)
+    hints = config_hints()
     for key, value in config.items():
-        hint = CONFIG_HINTS.get(key)
+        hint = hints.get(key)
         if hint is float and isinstance(value, int) and not isinstance(value, bool):
             out[key] = float(value)
         if isinstance(value, str) and _type_ok(1.0, hint) and not _type_ok(value, hint):
@@ -132,6 +179,10 @@ def parse_overrides(overrides: list[str]) -> dict[str, Any]:
 
 
 def apply_overrides(data: dict, overrides: dict[str, Any]) -> dict:
+    for nested in ("config", "task_options"):
+        if not isinstance(data.get(nested) or {}, dict):
+            got = type(data[nested]).__name__
+            raise RecipeError(f"recipe key {nested!r} must be a mapping of keys to values, got {got}")
     data = {
         **data,
         "config": dict(data.get("config") or {}),
@@ -145,20 +196,26 @@ def apply_overrides(data: dict, overrides: dict[str, Any]) -> dict:
             raise RecipeError(f"unknown override {key!r}: only config.* and task_options.* take a dotted key")
         elif key in RECIPE_KEYS:
             data[key] = value
-        elif key in CONFIG_HINTS:
+        elif key in config_hints():
             data["config"][key] = value
         else:
-            raise RecipeError(f"unknown key {key!r}{_suggest(key, RECIPE_KEYS + CONFIG_KEYS)}")
+            raise RecipeError(f"unknown key {key!r}{_suggest(key, RECIPE_KEYS + config_keys())}")
     return data
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     """Read ``path``, apply ``key=value`` overrides, validate keys and types (not the values' ranges)."""
     path = Path(path)
+    if path.is_dir():
+        raise RecipeError(f"recipe {str(path)!r} is a directory; give a recipe YAML file (see recipes/)")
     if not path.is_file():
         raise RecipeError(f"recipe file {str(path)!r} does not exist")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as err:
+        raise RecipeError(f"recipe {str(path)!r} is not a UTF-8 text file (byte {err.start})") from err
+    except OSError as err:
+        raise RecipeError(f"cannot read recipe {str(path)!r}: {err.strerror or err}") from err
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

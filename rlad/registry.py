@@ -34,6 +34,10 @@ class Registry(Generic[T]):
 
         return add
 
+    def remove(self, name: str) -> T:
+        """Unregister ``name`` (e.g. a plugin a test registered for its own duration); returns what it held."""
+        return self._items.pop(name)
+
     def get(self, name: str) -> T:
         if name not in self._items:
             raise UnknownNameError(f"unknown {self.kind} {name!r}; valid names: {', '.join(self.names())}")

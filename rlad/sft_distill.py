@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rlad.files import write_json_atomic, write_text_atomic
 from rlad.recipes import Recipe, RecipeError
 
 # TrainingArguments fields that always carry over from the (validated) RLAD config to the SFT config.
@@ -52,6 +53,8 @@ BUDGET_FIELDS = (
     "use_cpu",
 )
 SAMPLING_BATCH_SIZE = 64  # sequences per teacher generate call
+DATA_FILE = "sft_data.jsonl"  # the accepted (prompt, completion) pairs
+ACCEPTANCE_FILE = "sft_acceptance.json"  # their counts, for a resumed run
 
 
 class NoAcceptedSamplesError(RecipeError):
@@ -174,32 +177,10 @@ def sft_config_from(recipe_config: Mapping[str, Any], args: Any) -> Any:
     )
 
 
-def sft_distill(recipe: Recipe, samples_per_prompt: int = 4) -> SFTDistillResult:
-    """Sample the teacher on the recipe's training prompts, keep the correct samples, SFT the student.
-
-    Raises :class:`NoAcceptedSamplesError` when no sample passes the verifier (the counts are still
-    written to ``output_dir/metrics.jsonl``), and :class:`RecipeError` for a recipe without a teacher.
-    """
-    from transformers import AutoTokenizer
-    from trl import SFTTrainer
-
-    from rlad.callbacks import MetricsJSONLCallback, PeriodicEvalCallback
-    from rlad.models import ModelLoadError, check_model_path, resolve_model
-    from rlad.runner import load_task_data, make_evaluate_fn
-
-    if samples_per_prompt < 1:
-        raise RecipeError(f"samples_per_prompt must be >= 1, got {samples_per_prompt}")
-    if not recipe.config.get("teacher_model"):
-        raise RecipeError("sft-distill samples a teacher: set config.teacher_model in the recipe")
-    args = recipe.training_config()  # RecipeError if invalid
-    check_model_path(recipe.model, "model")
-    check_model_path(args.teacher_model, "teacher_model")
-    output_dir = Path(args.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    metrics_path = output_dir / "metrics.jsonl"
-    metrics_path.unlink(missing_ok=True)  # a fresh run: no resume for this baseline
-    task, train, evaluation = load_task_data(recipe)
-
+def _sampled_pairs(
+    recipe: Recipe, args: Any, task: Any, train: Any, samples_per_prompt: int, output_dir: Path
+) -> tuple[list[dict[str, Any]], AcceptanceStats]:
+    """Teacher samples -> accepted pairs, written to ``sft_data.jsonl`` and ``sft_acceptance.json``."""
     rows = [dict(row) for row in train]
     completions = sample_teacher(
         args.teacher_model,
@@ -211,20 +192,71 @@ def sft_distill(recipe: Recipe, samples_per_prompt: int = 4) -> SFTDistillResult
         seed=args.seed,
     )  # (P, k)
     pairs, stats = rejection_sample(task, rows, completions)
-    data_path = output_dir / "sft_data.jsonl"
-    with data_path.open("w") as fh:
-        for pair in pairs:
-            fh.write(json.dumps(pair) + "\n")
-    record = {
-        "step": 0,
-        "sft/teacher_samples": stats.samples,
-        "sft/accepted": stats.accepted,
-        "sft/kept": stats.kept,
-        "sft/acceptance_rate": stats.rate,
-        "sft/prompts_solved": stats.prompts_solved,
-    }
-    with metrics_path.open("a") as fh:
-        fh.write(json.dumps(record) + "\n")
+    write_text_atomic(output_dir / DATA_FILE, "".join(json.dumps(pair) + "\n" for pair in pairs))
+    write_json_atomic(output_dir / ACCEPTANCE_FILE, dataclasses.asdict(stats))
+    return pairs, stats
+
+
+def _saved_pairs(output_dir: Path) -> tuple[list[dict[str, Any]], AcceptanceStats] | None:
+    """The pairs and counts a previous (interrupted) run of this folder sampled, if it got that far."""
+    data, acceptance = output_dir / DATA_FILE, output_dir / ACCEPTANCE_FILE
+    if not (data.is_file() and acceptance.is_file()):
+        return None
+    pairs = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return pairs, AcceptanceStats(**json.loads(acceptance.read_text(encoding="utf-8")))
+
+
+def sft_distill(
+    recipe: Recipe, samples_per_prompt: int = 4, resume: bool = False, verbose: bool = False
+) -> SFTDistillResult:
+    """Sample the teacher on the recipe's training prompts, keep the correct samples, SFT the student.
+
+    ``resume`` continues an interrupted run from its newest complete checkpoint, with the teacher
+    samples it saved (``metrics.jsonl`` is cut back to the checkpoint's step). Without it, an
+    ``output_dir`` holding a run is refused unless ``recipe.overwrite_output_dir``.
+    Raises :class:`NoAcceptedSamplesError` when no sample passes the verifier (the counts are still
+    written to ``output_dir/metrics.jsonl``), and :class:`RecipeError` for a recipe without a teacher.
+    """
+    from transformers import AutoTokenizer
+    from trl import SFTTrainer
+
+    from rlad.callbacks import MetricsJSONLCallback, PeriodicEvalCallback, quiet_libraries, quiet_progress
+    from rlad.files import check_model_folder, check_writable_dir
+    from rlad.models import ModelLoadError, check_model_path, resolve_model
+    from rlad.run_folder import latest_complete_checkpoint, prepare_fresh, rewind_metrics
+    from rlad.runner import load_task_data, make_evaluate_fn
+
+    if samples_per_prompt < 1:
+        raise RecipeError(f"samples_per_prompt must be >= 1, got {samples_per_prompt}")
+    if not recipe.config.get("teacher_model"):
+        raise RecipeError("sft-distill samples a teacher: set config.teacher_model in the recipe")
+    if not verbose:
+        quiet_libraries()
+    args = recipe.training_config()  # RecipeError if invalid
+    check_model_path(recipe.model, "model")
+    check_model_path(args.teacher_model, "teacher_model")
+    output_dir = Path(args.output_dir)
+    try:
+        check_model_folder(recipe.model, "model")
+        check_model_folder(args.teacher_model, "teacher_model")
+        check_writable_dir(output_dir, "output_dir")
+    except OSError as err:  # FileNotFoundError included
+        raise RecipeError(str(err)) from err
+    checkpoint = latest_complete_checkpoint(output_dir) if resume else None  # (step, folder)
+    saved = _saved_pairs(output_dir) if checkpoint else None
+    if checkpoint is None:
+        prepare_fresh(output_dir, overwrite=recipe.overwrite_output_dir)
+    metrics_path = output_dir / "metrics.jsonl"
+    task, train, evaluation = load_task_data(recipe)
+
+    if saved is not None:
+        pairs, stats = saved
+        rewind_metrics(metrics_path, checkpoint[0])
+    else:
+        metrics_path.unlink(missing_ok=True)
+        pairs, stats = _sampled_pairs(recipe, args, task, train, samples_per_prompt, output_dir)
+        _log_acceptance(metrics_path, stats)
+    data_path = output_dir / DATA_FILE
     if not pairs:
         raise NoAcceptedSamplesError(
             f"no accepted samples: none of the {stats.samples} teacher samples on {stats.prompts} prompts "
@@ -238,7 +270,8 @@ def sft_distill(recipe: Recipe, samples_per_prompt: int = 4) -> SFTDistillResult
     try:
         tokenizer = AutoTokenizer.from_pretrained(student)
     except (OSError, ValueError) as err:
-        raise ModelLoadError(f"could not load the tokenizer of model {recipe.model!r}: {err}") from err
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ModelLoadError(f"could not load the tokenizer of model {recipe.model!r}: {first}") from err
     callbacks = [MetricsJSONLCallback(metrics_path)]
     periodic = None
     if recipe.eval_every > 0:
@@ -252,24 +285,23 @@ def sft_distill(recipe: Recipe, samples_per_prompt: int = 4) -> SFTDistillResult
         processing_class=tokenizer,
         callbacks=callbacks,
     )
-    trainer.train()
+    if not verbose:
+        quiet_progress(trainer, "sft")
+    trainer.train(resume_from_checkpoint=str(checkpoint[1]) if checkpoint else None)
     final = output_dir / "final"
     trainer.save_model(str(final))
     tokenizer.save_pretrained(str(final))
-    (output_dir / "recipe.json").write_text(
-        json.dumps(
-            {
-                "method": "sft-distill",
-                "model": recipe.model,
-                "task": recipe.task,
-                "task_options": recipe.task_options,
-                "samples_per_prompt": samples_per_prompt,
-                "acceptance": dataclasses.asdict(stats),
-                "config": recipe.config,
-            },
-            indent=1,
-            default=str,
-        )
+    write_json_atomic(
+        output_dir / "recipe.json",
+        {
+            "method": "sft-distill",
+            "model": recipe.model,
+            "task": recipe.task,
+            "task_options": recipe.task_options,
+            "samples_per_prompt": samples_per_prompt,
+            "acceptance": dataclasses.asdict(stats),
+            "config": recipe.config,
+        },
     )
     return SFTDistillResult(
         output_dir,
@@ -280,3 +312,17 @@ def sft_distill(recipe: Recipe, samples_per_prompt: int = 4) -> SFTDistillResult
         periodic.history if periodic else [],
         trainer.state.log_history,
     )
+
+
+def _log_acceptance(metrics_path: Path, stats: AcceptanceStats) -> None:
+    """The acceptance counts as the first ``metrics.jsonl`` record (step 0)."""
+    record = {
+        "step": 0,
+        "sft/teacher_samples": stats.samples,
+        "sft/accepted": stats.accepted,
+        "sft/kept": stats.kept,
+        "sft/acceptance_rate": stats.rate,
+        "sft/prompts_solved": stats.prompts_solved,
+    }
+    with metrics_path.open("a") as fh:
+        fh.write(json.dumps(record) + "\n")

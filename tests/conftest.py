@@ -10,14 +10,19 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 warnings.filterwarnings("ignore", category=FutureWarning)
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for trainer_helpers
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for trainer_helpers and outside_reads
+
+import outside_reads  # noqa: E402  (needs the path above)
 
 # Every model in the suite is tiny: one thread avoids oversubscription on the 2-core machine (measured:
 # the toy SFT loop ran ~10x faster per step with 1 thread than with 2 while other jobs were running).
 torch.set_num_threads(1)
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED_DATA = os.path.join(os.path.dirname(REPO), "shared", "data")
+
+def pytest_configure(config):
+    # Fail the session when any test or task opens a file outside the repository (issue 14).
+    if not config.pluginmanager.is_registered(outside_reads):
+        config.pluginmanager.register(outside_reads, "outside_reads")
 
 
 @pytest.fixture(scope="session")

@@ -10,10 +10,11 @@ summarised as out of distribution. See :mod:`rlad.eval` for the metrics.
 from __future__ import annotations
 
 import argparse
+import math
 import re
 from pathlib import Path
 
-from rlad.cli.main import UserError
+from rlad.cli.main import UserError, one_line
 
 EVAL_DATA_SEED = 1234  # the seed rlad.runner.load_task_data uses for a recipe's evaluation problems
 
@@ -66,14 +67,20 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
 
 def _check_numbers(args: argparse.Namespace) -> None:
     n = args.k if args.n is None else args.n
+    temperature_ok = math.isfinite(args.temperature) and args.temperature >= 0
     problems = [
         (args.k < 1, f"--k must be >= 1, got {args.k}"),
         (n < args.k, f"--n must be >= --k, got n={n}, k={args.k}"),
         (args.max_new_tokens < 1, f"--max-new-tokens must be >= 1, got {args.max_new_tokens}"),
-        (args.temperature < 0, f"--temperature must be >= 0 (0 is greedy), got {args.temperature}"),
+        (
+            not temperature_ok,
+            f"--temperature must be a finite number >= 0 (0 is greedy), got {args.temperature}",
+        ),
         (not 0 < args.top_p <= 1, f"--top-p must be in (0, 1], got {args.top_p}"),
         (args.limit is not None and args.limit < 1, f"--limit must be >= 1, got {args.limit}"),
         (args.batch_size < 1, f"--batch-size must be >= 1, got {args.batch_size}"),
+        (args.data_seed < 0, f"--data-seed must be >= 0, got {args.data_seed}"),
+        (args.seed < 0, f"--seed must be >= 0, got {args.seed}"),
     ]
     for bad, message in problems:
         if bad:
@@ -137,25 +144,34 @@ def _backend(args: argparse.Namespace):
         try:
             model, tokenizer, _ = load_model(args.model)
         except ModelLoadError as err:
-            raise UserError(str(err)) from err
+            raise UserError(one_line(err)) from err
         return HFBackend(model, tokenizer, batch_size=args.batch_size)
     try:
         return VLLMBackend(resolve_model(args.model))
     except ImportError as err:
-        raise UserError(str(err)) from err
+        raise UserError(one_line(err)) from err
 
 
 def run(args: argparse.Namespace) -> int:
-    from rlad.eval import evaluate
+    from rlad.files import check_model_folder, check_writable_dir, write_text_atomic
     from rlad.models import ModelLoadError, check_model_path, load_model
 
     _check_numbers(args)
     try:  # missing folders fail before any model is loaded
         check_model_path(args.model)
+        check_model_folder(args.model)
         if args.teacher:
             check_model_path(args.teacher, "--teacher model")
-    except ModelLoadError as err:
+            check_model_folder(args.teacher, "--teacher model")
+    except (ModelLoadError, FileNotFoundError) as err:
         raise UserError(str(err)) from err
+    out = Path(args.out) if args.out else default_out_dir(args.model)
+    try:  # an unwritable --out fails now, not after the whole evaluation
+        check_writable_dir(out, "--out")
+    except OSError as err:
+        raise UserError(str(err)) from err
+    from rlad.eval import evaluate
+
     task, dataset = _load_task_and_data(args)
     ood = _ood_subsets(args, dataset)
     backend = _backend(args)
@@ -164,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             teacher_model, teacher_tokenizer, _ = load_model(args.teacher)
         except ModelLoadError as err:
-            raise UserError(f"--teacher: {err}") from err
+            raise UserError(f"--teacher: {one_line(err)}") from err
         teacher = (teacher_model, teacher_tokenizer)
     try:
         report = evaluate(
@@ -184,11 +200,9 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as err:  # empty data, rows without prompts: problems with the input, not the code
         raise UserError(str(err).splitlines()[0]) from err
-    out = Path(args.out) if args.out else default_out_dir(args.model)
-    out.mkdir(parents=True, exist_ok=True)
     report.to_json(out / "eval.json")
     markdown = report.to_markdown()
-    (out / "eval.md").write_text(markdown)
+    write_text_atomic(out / "eval.md", markdown)
     print(markdown)
     print(f"rlad eval: every sample in {out / 'eval.json'}, summary in {out / 'eval.md'}")
     return 0

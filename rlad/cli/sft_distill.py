@@ -1,4 +1,4 @@
-"""``rlad sft-distill RECIPE.yaml [key=value ...]``: the offline distillation baseline (spec section 6).
+"""``rlad sft-distill RECIPE.yaml [key=value ...] [--resume]``: the offline distillation baseline (spec section 6).
 
 Samples the recipe's teacher on the training prompts, keeps the completions the task's verifier calls
 correct (rejection sampling) and fine-tunes the student on them with TRL's ``SFTTrainer``, with the
@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from rlad.cli.main import UserError, allow_trailing_overrides
-from rlad.recipes import RecipeError, load_recipe
+from rlad.cli.main import UserError, allow_trailing_overrides, one_line
 
 
 def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
@@ -32,18 +31,34 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
         metavar="K",
         help="teacher samples per training prompt before rejection (default: 4)",
     )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the newest complete checkpoint in output_dir, with the teacher samples saved there",
+    )
+    p.add_argument("--verbose", action="store_true", help="print every logged metric dictionary")
     allow_trailing_overrides(p)
 
 
 def run(args: argparse.Namespace) -> int:
+    from rlad.recipes import RecipeError, load_recipe
+
+    if args.samples_per_prompt < 1:
+        raise UserError(f"--samples-per-prompt must be >= 1, got {args.samples_per_prompt}")
+    try:
+        recipe = load_recipe(args.recipe, args.overrides)
+    except RecipeError as err:
+        raise UserError(str(err)) from err
+
     from rlad.models import ModelLoadError
     from rlad.sft_distill import sft_distill
 
     try:
-        recipe = load_recipe(args.recipe, args.overrides)
-        result = sft_distill(recipe, samples_per_prompt=args.samples_per_prompt)
+        result = sft_distill(
+            recipe, samples_per_prompt=args.samples_per_prompt, resume=args.resume, verbose=args.verbose
+        )
     except (RecipeError, ModelLoadError) as err:  # NoAcceptedSamplesError included: the counts are in it
-        raise UserError(str(err)) from err
+        raise UserError(one_line(err)) from err
     print(f"rlad sft-distill: {result.acceptance.summary()}")
     print(f"rlad sft-distill: training pairs in {result.data_path}")
     print(f"rlad sft-distill: final model in {result.final_model}")

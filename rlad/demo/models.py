@@ -1,47 +1,44 @@
-"""The demo's tiny teacher and student: built by this module, shipped in ``checkpoints/``.
-
-Rebuild them (a few minutes on a 2-core CPU) with::
-
-    python -m rlad.demo.models
+"""The demo's tiny teacher and student, and the command that rebuilds them.
 
 The task is :mod:`rlad.tasks.arithmetic` with 2-3 one-digit operands (``7-2+5=`` ->
-``7-2=5,5+5=10;A:10``), out of distribution: 4 operands. Both models share the character tokenizer
-of :mod:`rlad.toy.tokenizer` and are trained with the supervised loop of :mod:`rlad.toy.sft` on the
-*training* split's problems only: the teacher for long enough to be strong, the (smaller) student
-only briefly, so that RL groups of 8 samples have mixed rewards.
+``7-2=5,5+5=10;A:10``), out of distribution: 4 operands. ``python -m rlad.demo.models`` builds the pair
+with the one pair builder (:mod:`rlad.toy.pair`, recipe ``arithmetic/default`` of :mod:`rlad.toy.zoo`):
+one supervised run on the train split's verified references, the student its first checkpoint whose
+probe Mean@4 reaches 0.25, the teacher its end, so the two share a trajectory. It writes them to
+``checkpoints_shared/`` with ``pair.json`` (the run) and ``build.json`` (the command and what TRRD
+will do with the pair, measured by :func:`rlad.mechanism.diagnose` on the student's own samples).
+
+``checkpoints/`` holds the pair the demo runs today: a teacher (64 wide, 1800 steps) and a smaller student
+(48 wide, 360 steps) trained apart, for which TRRD vetoes about a quarter of the positive-advantage tokens.
 """
 
 from __future__ import annotations
 
 import json
-import random
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
-CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
-TASK_OPTIONS = {
-    "min_operands": 2,
-    "max_operands": 3,
-    "max_digits": 1,
-    "ood_max_operands": 4,
-    "ood_max_digits": 1,
-}
-BUILDS = {
-    "teacher": {"shape": {"hidden_size": 64, "num_layers": 2, "num_heads": 4}, "steps": 1800, "seed": 0},
-    "student": {"shape": {"hidden_size": 48, "num_layers": 2, "num_heads": 4}, "steps": 360, "seed": 1},
-}
+from rlad.toy.zoo import recipe_for
+
+HERE = Path(__file__).resolve().parent
+CHECKPOINTS = HERE / "checkpoints"  # the pair the demo runs
+SHARED_CHECKPOINTS = HERE / "checkpoints_shared"  # the shared-trajectory pair this module builds
+RECIPE = recipe_for("arithmetic")
+TASK_OPTIONS = dict(RECIPE.task_options)
+# What `build` measures on the student's own samples: RL's prompts (train split) at the demo's rollout
+# temperature, TRRD's defaults (alpha 0.5, clamp 1, eps_high 0.28).
+MECHANISM = {"n": 256, "k": 8, "max_new_tokens": 32, "temperature": 0.7, "split": "train", "seed": 0}
 
 
 def demo_task():
-    from rlad.tasks import get_task
-
-    return get_task("arithmetic", **TASK_OPTIONS)
+    return RECIPE.make_task()
 
 
-def checkpoint(role: str) -> Path:
-    """Path of the shipped ``teacher`` or ``student``; a clear error if it is missing."""
-    path = CHECKPOINTS / role
+def checkpoint(role: str, folder: Path = CHECKPOINTS) -> Path:
+    """Path of the shipped ``teacher`` or ``student`` in ``folder``; a clear error if it is missing."""
+    path = folder / role
     if not (path / "config.json").is_file():
         raise FileNotFoundError(
             f"demo {role} checkpoint missing at {path}; rebuild with: python -m rlad.demo.models"
@@ -49,45 +46,37 @@ def checkpoint(role: str) -> Path:
     return path
 
 
-def build(role: str, out_dir: Path = CHECKPOINTS) -> dict[str, Any]:
-    """Train one demo model from scratch and save it under ``out_dir/role``; returns build facts."""
-    from rlad.toy.models import build_tiny_llama, count_parameters, save_model
-    from rlad.toy.sft import train_on_pairs
-    from rlad.toy.tokenizer import build_char_tokenizer
+def build(out_dir: Path = SHARED_CHECKPOINTS) -> dict[str, Any]:
+    """Build the pair into ``out_dir``, measure the mechanism, write ``build.json``; returns it."""
+    from rlad.mechanism import diagnose
+    from rlad.toy.pair import build_pair
 
-    spec = BUILDS[role]
-    tokenizer = build_char_tokenizer()
-    train = demo_task().load(split="train")
-    pairs = list(zip(train["prompt"], train["reference"]))
-
-    def sample_pairs(n: int, rng: random.Random) -> list[tuple[str, str]]:
-        return [rng.choice(pairs) for _ in range(n)]
-
-    model = build_tiny_llama(tokenizer, seed=spec["seed"], **spec["shape"])
-    start = time.time()
-    stats = train_on_pairs(
-        model,
-        tokenizer,
-        sample_pairs,
-        steps=spec["steps"],
-        batch_size=64,
-        lr=3e-3,
-        seed=spec["seed"],
-        description=f"demo {role}",
+    start = time.perf_counter()
+    pair = build_pair(RECIPE, out_dir)
+    report = diagnose(
+        str(out_dir / "student"),
+        str(out_dir / "teacher"),
+        RECIPE.task,
+        task_options=TASK_OPTIONS,
+        **MECHANISM,
     )
-    save_model(model, tokenizer, out_dir / role)
     facts = {
-        "role": role,
-        **spec,
-        "parameters": count_parameters(model),
-        "seconds": round(time.time() - start, 1),
-        "final_loss": round(stats["final_loss"], 4),
-        "train_problems": len(pairs),
+        "command": "python -m rlad.demo.models",
+        "run_id": pair["run_id"],
+        "mean_at_8": {role: pair[role]["mean_at_k"] for role in ("student", "teacher")},
+        "steps": {role: pair[role]["step"] for role in ("student", "teacher")},
+        "mechanism": {
+            "settings": MECHANISM,
+            "veto_share": round(report.veto_share, 4),
+            "beyond_clamp": round(report.beyond_clamp, 4),
+            "log_ratio_mean": round(report.log_ratio_mean, 4),
+            "student_accuracy": round(report.accuracy, 4),
+        },
+        "build_seconds": round(time.perf_counter() - start, 1),  # a fact about this machine
     }
-    (out_dir / role / "build.json").write_text(json.dumps(facts, indent=1))
+    (out_dir / "build.json").write_text(json.dumps(facts, indent=1) + "\n")
     return facts
 
 
 if __name__ == "__main__":
-    for name in BUILDS:
-        print(build(name))
+    print(json.dumps(build(Path(sys.argv[1]) if len(sys.argv) > 1 else SHARED_CHECKPOINTS), indent=1))

@@ -72,9 +72,9 @@ class EvalReport:
 
     def to_json(self, path: str | os.PathLike) -> None:
         """Write the whole report, every sample included, as indented JSON (non-JSON values as strings)."""
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(self.to_dict(), f, indent=1, ensure_ascii=False, default=str)
-            f.write("\n")
+        from rlad.files import write_json_atomic
+
+        write_json_atomic(path, self.to_dict())  # a crash never leaves half a report
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EvalReport:

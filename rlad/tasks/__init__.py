@@ -1,4 +1,4 @@
-"""Tasks by name: ``get_task("kk", reward="logic_rl").load("../shared/data/kk", split="test")``.
+"""Tasks by name: ``get_task("kk", reward="logic_rl").load(split="test")`` (data shipped in ``rlad/data``).
 
 | name             | data                                   | verifier                                   |
 | ---------------- | -------------------------------------- | ------------------------------------------ |
@@ -9,6 +9,7 @@
 | `arithmetic`     | generated ``90-78-10=`` with scratchpad | the final ``A:<int>``                      |
 | `code`           | MBPP / HumanEval-style jsonl           | fraction of tests passed in the sandbox    |
 | `code_synthetic` | generated small integer functions      | fraction of tests passed in the sandbox    |
+| `sums`           | generated ``What is 39 + 67?`` (chat)  | one agreed final ``The answer is N``       |
 """
 
 from __future__ import annotations
@@ -23,9 +24,19 @@ from rlad.tasks.code import CodeTask
 from rlad.tasks.code_generator import CodeSyntheticTask
 from rlad.tasks.kk import KKSyntheticTask, KKTask
 from rlad.tasks.math_tasks import GSM8KTask, MathTask
+from rlad.tasks.sums import SumsTask
 
 TASKS: Registry[type[Task]] = Registry("task")
-for _cls in (KKTask, KKSyntheticTask, GSM8KTask, MathTask, ArithmeticTask, CodeTask, CodeSyntheticTask):
+for _cls in (
+    KKTask,
+    KKSyntheticTask,
+    GSM8KTask,
+    MathTask,
+    ArithmeticTask,
+    CodeTask,
+    CodeSyntheticTask,
+    SumsTask,
+):
     TASKS.register(_cls.name)(_cls)
 
 

@@ -11,7 +11,7 @@ The reward reads only the final ``A:<int>``: 1 if it equals the value of the exp
 completion has the shape ``step,step;A:n`` with ``step = a<op>b=c``) and ``steps_correct`` (the share of
 scratchpad steps whose arithmetic is right). The alphabet is `ALPHABET`: digits and ``+-*=,;A:``.
 
-Difficulty knobs (named as in `rlad.toy.arith`): ``min_operands``..``max_operands`` numbers per
+Difficulty knobs: ``min_operands``..``max_operands`` numbers per
 expression and ``max_digits`` (each number is drawn uniformly from ``0 .. 10**max_digits - 1``). Subsets
 are ``ops<k>`` for k operands. Train and test are split by a hash of the prompt; ``split="ood"`` holds
 expressions with more operands (``max_operands+1 .. ood_max_operands``, subsets ``ood_ops<k>``) or longer

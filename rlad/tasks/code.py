@@ -12,7 +12,8 @@ A code record (what `load` returns, whatever the input style) has ``prompt``, ``
 - native: ``prompt`` (or ``problem``/``text``), ``tests``, ``entry_point``, optional ``setup``, ``solution``.
 
 The program is the last fenced code block of the completion that defines the entry point (else the last
-block, else the whole text); it runs in `sandbox`. Reward = passed / total; correct = all passed.
+block, else the whole text); it runs in `sandbox`'s jail, and each assert is judged outside it.
+Reward = passed / total; correct = all passed.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from rlad.tasks.base import (
     make_prompt,
 )
 from rlad.tasks.loading import ORIGIN, first_field, get_field, read_records, sample, to_dataset
-from rlad.tasks.sandbox import SandboxJob, SandboxLimits, SandboxResult, harden_tests, run_many
+from rlad.tasks.sandbox import SandboxJob, SandboxLimits, SandboxResult, run_many
 
 _FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)(?:```|$)", re.DOTALL)
 _DEF = re.compile(r"^\s*def\s+([A-Za-z_]\w*)\s*\(", re.MULTILINE)
@@ -93,8 +94,10 @@ class CodeTask(Task):
 
     Options: ``prompt_style`` (``chat``/``plain``), ``show_tests`` (MBPP: how many tests the prompt shows,
     default 1, which also fixes the function name), ``include_challenge_tests`` (MBPP),
-    ``cpu_seconds``, ``wall_seconds``, ``memory_mb`` (sandbox limits per program), ``max_workers``
-    (programs run in parallel; default the CPU count).
+    ``cpu_seconds``, ``wall_seconds``, ``test_seconds``, ``memory_mb`` (sandbox limits per program),
+    ``unsplit_tests`` (``run``: tests that are not a single assert run whole in the jail, where a program
+    can forge them; ``fail``: they fail), ``allow_unjailed`` (run without a jail where none works: rlimits
+    only), ``max_workers`` (programs run in parallel; default four per CPU).
     """
 
     name = "code"
@@ -108,6 +111,9 @@ class CodeTask(Task):
         wall_seconds: float = 5.0,
         memory_mb: int = 512,
         max_workers: int | None = None,
+        test_seconds: float | None = None,
+        unsplit_tests: str = "run",
+        allow_unjailed: bool = False,
     ):
         if prompt_style not in PROMPT_STYLES:
             raise TaskDataError(f"unknown prompt_style {prompt_style!r}; valid: {', '.join(PROMPT_STYLES)}")
@@ -117,7 +123,12 @@ class CodeTask(Task):
             include_challenge_tests,
         )
         self.limits = SandboxLimits(
-            cpu_seconds=cpu_seconds, wall_seconds=wall_seconds, memory_bytes=memory_mb << 20
+            cpu_seconds=cpu_seconds,
+            wall_seconds=wall_seconds,
+            test_seconds=test_seconds,
+            memory_bytes=memory_mb << 20,
+            unsplit_tests=unsplit_tests,
+            allow_unjailed=allow_unjailed,
         )
         self.max_workers = max_workers
 
@@ -145,7 +156,7 @@ class CodeTask(Task):
             row = self._native(record)
         for i, test in enumerate(row["tests"]):
             try:
-                harden_tests(test)
+                ast.parse(test)
             except SyntaxError as err:
                 raise TaskDataError(f"{record.get(ORIGIN)}: test {i} does not parse: {err.msg}") from err
         return {"task_id": str(record.get("task_id", "")), **row}
@@ -216,7 +227,10 @@ class CodeTask(Task):
     ) -> list[Score]:
         jobs = [
             SandboxJob(
-                self.program_of(completion_text(c), ex), tuple(ex["tests"]), str(ex.get("setup") or "")
+                self.program_of(completion_text(c), ex),
+                tuple(ex["tests"]),
+                str(ex.get("setup") or ""),
+                str(ex.get("entry_point") or ""),
             )
             for c, ex in zip(completions, examples, strict=True)
         ]
@@ -229,6 +243,7 @@ def code_score(result: SandboxResult) -> Score:
         "pass_fraction": result.fraction,
         "format": float(result.status != "load_error"),  # the completion is a program that loads
         "limit_hit": float(result.status in ("timeout", "cpu_limit", "output_limit")),
+        "unsplit": result.unsplit / result.total if result.total else 0.0,  # tests a program could forge
     }
     correct = result.total > 0 and result.passed == result.total
     return Score(result.fraction, components, "" if correct else result.reason, correct=correct)

@@ -108,6 +108,9 @@ class CodeSyntheticTask(CodeTask):
         wall_seconds: float = 5.0,
         memory_mb: int = 512,
         max_workers: int | None = None,
+        test_seconds: float | None = None,
+        unsplit_tests: str = "run",
+        allow_unjailed: bool = False,
     ):
         if style not in STYLES:
             raise TaskDataError(f"unknown style {style!r}; valid: {', '.join(STYLES)}")
@@ -121,6 +124,9 @@ class CodeSyntheticTask(CodeTask):
             wall_seconds=wall_seconds,
             memory_mb=memory_mb,
             max_workers=max_workers,
+            test_seconds=test_seconds,
+            unsplit_tests=unsplit_tests,
+            allow_unjailed=allow_unjailed,
         )
         self.style, self.n_ops, self.n_shown, self.n_hidden = (
             style,

@@ -53,6 +53,9 @@ def reference_completion(cot: str, answer: str, think_in_prompt: bool = False) -
 class KKTask(Task):
     """The Logic-RL Knights-and-Knaves parquet files (``{n}ppl_{split}.parquet`` or ``{n}ppl/{split}.parquet``).
 
+    ``load()`` with no source reads the copy shipped in ``rlad/data/kk`` (3-7 people, 900 train and 100
+    test puzzles per size); a file, a directory or a hub name reads that instead.
+
     Options: ``prompt_style`` (``chat``/``plain``/``logic_rl``), ``reward`` (``binary``/``logic_rl``),
     ``n_people`` (keep only these puzzle sizes).
     """
@@ -76,11 +79,7 @@ class KKTask(Task):
         seed: int = 0,
         **kwargs: Any,
     ) -> datasets.Dataset:
-        if source is None:
-            raise TaskDataError(
-                "task 'kk' needs source= a K&K parquet file, a directory of them (e.g. ../shared/data/kk) or a hub "
-                "dataset name; use 'kk_synthetic' to generate puzzles"
-            )
+        source = "kk" if source is None else source  # the Logic-RL files shipped in rlad/data/kk
         rows = [self._row(r) for r in read_records(source, split, **kwargs)]
         if self.n_people is not None:
             rows = [r for r in rows if r["n_people"] in set(self.n_people)]

@@ -2,9 +2,12 @@
 
 The answer is the last ``<answer>...</answer>`` block. In it, each person's role may be written in any
 order and in the usual phrasings, case-insensitively: ``(1) Zoey is a knight``, ``Zoey is knave``,
-``Zoey is not a knight`` (a knave), ``Zoey: knight``, ``Zoey = knave``, ``Zoey - knight``. Every person of
-the puzzle must be given a role; a person given two different roles makes the answer unparseable; claims
-about names that are not in the puzzle are ignored.
+``Zoey is not a knight`` (a knave), ``Zoey: knight``, ``Zoey = knave``, ``Zoey - knight``. The answer must
+give exactly one role to every person of the puzzle and to no one else, so it is unparseable when a person
+is missing or named twice (even with the same role), when a role is given to anyone else (the block
+mentions "knight"/"knave" more often than there are people: Logic-RL's own role-count check), or when it
+hedges ("a knight or a knave", "knight/knave", "either", "maybe"): a policy must not learn that covering
+both roles pays.
 
 Rewards (``reward=``):
 
@@ -26,6 +29,12 @@ from rlad.tasks.base import Score
 REWARD_MODES = ("binary", "logic_rl")
 
 _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
+# hedging words: any of them in the answer block makes it unparseable ("/" catches "knight/knave")
+_HEDGE = re.compile(
+    r"\b(?:either|or|maybe|perhaps|possibly|probably|might|unknown|unclear|uncertain|undetermined)\b|/",
+    re.IGNORECASE,
+)
+_ROLE_WORD = re.compile(r"knight|knave", re.IGNORECASE)
 _CONNECTOR = r"\s*(?:(?:is|was)\s+(?P<neg>not\s+)?(?:an?\s+|the\s+)?|[:=\-\u2013\u2014]\s*(?:an?\s+)?)"
 
 
@@ -61,18 +70,28 @@ def parse_roles(answer: str, names: Sequence[str]) -> tuple[list[bool] | None, s
     ([True, False], '')
     >>> parse_roles("Zoey is a knight. Zoey is a knave.", ["Zoey"])
     (None, 'conflicting roles for Zoey')
+    >>> parse_roles("Zoey is a knight or a knave", ["Zoey"])
+    (None, "hedged answer ('or')")
     """
+    hedge = _HEDGE.search(answer)
+    if hedge:
+        return None, f"hedged answer ({hedge.group()!r})"
     roles: list[bool] = []
     for name in names:
         pattern = re.compile(rf"\b{re.escape(name)}\b{_CONNECTOR}(?P<role>knight|knave)s?\b", re.IGNORECASE)
-        found = {
+        found = [
             (m.group("role").lower() == "knight") != bool(m.group("neg")) for m in pattern.finditer(answer)
-        }
+        ]
         if not found:
             return None, f"no role given for {name}"
-        if len(found) > 1:
+        if len(set(found)) > 1:
             return None, f"conflicting roles for {name}"
-        roles.append(found.pop())
+        if len(found) > 1:
+            return None, f"{name} is given a role {len(found)} times"
+        roles.append(found[0])
+    stated = len(_ROLE_WORD.findall(answer))
+    if stated != len(names):
+        return None, f"{stated} roles stated for {len(names)} people"
     return roles, ""
 
 

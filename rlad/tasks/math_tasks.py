@@ -1,9 +1,10 @@
 """Math word problems: `gsm8k` and `math` (AIME/AMC-style files and hub datasets), verified by math-verify.
 
-The completion's final answer (`math_extract.extract_answer`: last ``\\boxed{}``, else ``####``, else
-"answer is") is compared with the gold answer by math-verify under a per-call time limit
-(`math_verify_timeout`). Reward 1 if equal, else 0; answers longer than ``max_answer_chars`` are refused
-without calling math-verify. Rows: ``prompt``, ``subset``, ``question``, ``answer`` (gold, as text),
+The completion's final answer (`math_extract.extract_answer`: last ``\\boxed{}``, else ``####``, else a
+bare "answer is ...") is compared with the gold answer (`math_verify_timeout.check`: whole-answer parses
+only, scientific notation, a relative tolerance for decimals, math-verify for the rest); extraction and
+comparison run together under a per-completion time limit. Reward 1 if equal, else 0; answers longer than
+``max_answer_chars`` are refused without being parsed. Rows: ``prompt``, ``subset``, ``question``, ``answer`` (gold, as text),
 ``reference``.
 """
 
@@ -26,7 +27,7 @@ from rlad.tasks.base import (
     make_prompt,
 )
 from rlad.tasks.loading import ORIGIN, first_field, get_field, read_records, sample, to_dataset
-from rlad.tasks.math_extract import extract_answer, gsm8k_answer, last_boxed, normalize_gold
+from rlad.tasks.math_extract import gsm8k_answer, last_boxed, normalize_gold
 from rlad.tasks.math_verify_timeout import MathVerifier, Verdict
 
 INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
@@ -40,10 +41,12 @@ class MathTask(Task):
     (``answer``; if absent, the last ``\\boxed{}`` of ``solution_field`` is used, as in MATH),
     ``solution_field`` (``solution``), ``subset_field`` (e.g. ``level``; default: the file name),
     ``prompt_style`` (``chat``/``plain``), ``timeout_s`` and ``timeout_mode`` (``process``/``signal``) of
-    math-verify, ``workers`` (math-verify processes), ``max_answer_chars``.
+    math-verify, ``workers`` (math-verify processes), ``max_answer_chars``. ``load(split="test")`` with
+    no source reads the shipped AIME 2024 and AMC 2023 files (subsets ``aime24``, ``amc23``).
     """
 
     name = "math"
+    shipped: tuple[str, ...] = ("aime24", "amc23")  # what load(source=None) reads: test split only
 
     def __init__(
         self,
@@ -72,12 +75,9 @@ class MathTask(Task):
         seed: int = 0,
         **kwargs: Any,
     ) -> datasets.Dataset:
-        if source is None:
-            raise TaskDataError(
-                f"task {self.name!r} needs source= a jsonl/json/parquet file, a directory or a hub name"
-            )
-        records = sample(read_records(source, split, **kwargs), limit, seed)
-        return to_dataset([self._row(r) for r in records], f"{self.name} {source} [{split}]")
+        names = self.shipped if source is None else (source,)  # None: the copies in rlad/data/math
+        records = sample([r for name in names for r in read_records(name, split, **kwargs)], limit, seed)
+        return to_dataset([self._row(r) for r in records], f"{self.name} {'+'.join(names)} [{split}]")
 
     def _row(self, record: Mapping[str, Any]) -> dict[str, Any]:
         question = str(first_field(record, self.question_fields))
@@ -103,24 +103,22 @@ class MathTask(Task):
     def score_batch(
         self, completions: Sequence[Completion], examples: Sequence[Mapping[str, Any]]
     ) -> list[Score]:
-        found = [extract_answer(completion_text(c)) for c in completions]  # (answer, how found)
-        # only answers of a sane length reach math-verify, all in one batch for the worker pool
-        todo = [i for i, (ans, _) in enumerate(found) if ans and len(ans) <= self.max_answer_chars]
-        pairs = [(str(examples[i]["answer"]), str(found[i][0])) for i in todo]
-        verdicts = dict(zip(todo, self.verifier.verify_many(pairs)))
-        return [
-            _math_score(ans, how, verdicts.get(i), self.max_answer_chars, str(examples[i]["answer"]))
-            for i, (ans, how) in enumerate(found)
-        ]
+        golds = [str(example["answer"]) for example in examples]
+        # extraction happens in the worker too, inside the time limit; one batch for the worker pool
+        pairs = [(gold, completion_text(c)) for gold, c in zip(golds, completions, strict=True)]
+        verdicts = self.verifier.judge_many(pairs, self.max_answer_chars)
+        return [_math_score(v, self.max_answer_chars, gold) for v, gold in zip(verdicts, golds)]
 
 
 class GSM8KTask(MathTask):
     """GSM8K: ``question`` and a worked ``answer`` ending in ``#### N`` (jsonl, or the hub's openai/gsm8k).
 
-    Options as for `math`, minus the field names.
+    Options as for `math`, minus the field names. ``load(split="test")`` with no source reads the
+    shipped GSM8K test set (1319 problems); for training data pass a source such as ``openai/gsm8k``.
     """
 
     name = "gsm8k"
+    shipped = ("gsm8k",)
 
     def __init__(
         self,
@@ -153,16 +151,16 @@ class GSM8KTask(MathTask):
         }
 
 
-def _math_score(answer: str | None, how: str, verdict: Verdict | None, max_chars: int, gold: str) -> Score:
+def _math_score(verdict: Verdict, max_chars: int, gold: str) -> Score:
     # "format": the answer sits in a \boxed{} as the prompt asks (evaluation reports it as format compliance)
-    components = {"format": float(how == "boxed"), "answer_found": float(bool(answer))}
+    answer = verdict.answer
+    components = {"format": float(verdict.how == "boxed"), "answer_found": float(bool(answer))}
+    if verdict.status != "ok":  # a timeout leaves the answer unknown
+        return Score(0.0, components, f"math-verify {verdict.status}: {verdict.detail}".strip())
     if not answer:
         return Score(0.0, components, "no final answer found (no \\boxed{}, #### or 'answer is')")
     if len(answer) > max_chars:
         return Score(0.0, components, f"final answer longer than {max_chars} characters")
-    assert verdict is not None
-    if verdict.status != "ok":
-        return Score(0.0, components, f"math-verify {verdict.status}: {verdict.detail}".strip())
     if not verdict.equal:
         return Score(0.0, components, f"answer {answer[:80]!r} does not match {gold!r}")
     return Score(1.0, components, "", correct=True)

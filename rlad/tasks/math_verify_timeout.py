@@ -7,12 +7,14 @@ worker threads, and a single pathological answer (``\\boxed{9^{9^{9}}}``) must n
 
 `MathVerifier` therefore runs math-verify in long-lived worker processes (``mode="process"``, the
 default): a request is one JSON line on the worker's stdin, the reply one line on its stdout; a worker that
-does not answer within ``timeout_s`` is killed (and lazily restarted) and the answer counts as wrong.
+does not answer within ``timeout_s`` is killed (and lazily restarted) and the answer counts as wrong. A
+request can be a whole completion (`judge`): finding its final answer runs inside the same time limit.
 Workers are started with ``runpy`` on this file, so nothing of the parent (its ``__main__``, threads or
 CUDA state) is copied. ``mode="signal"`` uses math-verify's own timeouts in-process when called from the
 main thread and falls back to the workers elsewhere.
 
-This file is also the worker's program (see `_worker_main`); it imports nothing from rlad.
+This file is also the worker's program (see `_worker_main`); it imports nothing from the rlad package (it
+loads the standard-library-only ``math_extract.py`` by path), so a worker starts in about a second.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 MODES = ("process", "signal")
 WORKER_MEMORY_BYTES = 4 << 30  # address-space cap of a worker; a runaway big-int then fails fast
@@ -40,40 +43,41 @@ _WORKER_RUN_NAME = "__rlad_math_verify_worker__"
 
 @dataclass(frozen=True)
 class Verdict:
-    """`equal`: the answer matches the gold; `status`: ``ok``, ``timeout`` or ``error`` (with `detail`)."""
+    """`equal`: the answer matches the gold; `status`: ``ok``, ``timeout`` or ``error`` (with `detail`).
+
+    For a whole completion (`MathVerifier.judge_many`) also the extracted `answer` (at most
+    ``max_chars + 1`` characters) and `how` it was found (`math_extract.extract_answer`); a timeout leaves
+    them unknown (None, ``"none"``).
+    """
 
     equal: bool
     status: str = "ok"
     detail: str = ""
+    answer: str | None = None
+    how: str = "none"
+
+
+@lru_cache(maxsize=1)
+def _compare_module() -> Any:
+    """`rlad.tasks.math_compare`, loaded from its file: the worker must not import the rlad package."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "math_compare.py")
+    spec = importlib.util.spec_from_file_location("_rlad_math_compare", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def check(gold: str, answer: str, timeout_seconds: int | None = None) -> bool:
-    """math-verify's verdict on two LaTeX/plain answers, parsed as if each were inside ``\\boxed{}``.
-
-    With ``timeout_seconds=None`` there is no limit (the workers' way: the parent enforces one).
-    """
-    from math_verify import verify
-
-    gold_parsed = _parse_gold(gold) if timeout_seconds is None else _parse(gold, timeout_seconds)
-    answer_parsed = _parse(answer, timeout_seconds)
-    if not gold_parsed or not answer_parsed:
-        return False
-    return bool(verify(list(gold_parsed), answer_parsed, timeout_seconds=timeout_seconds))
+    """`math_compare.check`: is `answer` the same mathematical object as `gold`?"""
+    return _compare_module().check(gold, answer, timeout_seconds)
 
 
-def _parse(text: str, timeout_seconds: int | None) -> list:
-    from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
-
-    return parse(
-        f"\\boxed{{{text}}}",
-        extraction_config=[LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig()],
-        parsing_timeout=timeout_seconds,
-    )
-
-
-@lru_cache(maxsize=4096)
-def _parse_gold(gold: str) -> tuple:
-    return tuple(_parse(gold, None))
+def judge(gold: str, completion: str, max_chars: int) -> dict[str, Any]:
+    """`math_compare.judge`: extract the final answer of `completion` and `check` it."""
+    return _compare_module().judge(gold, completion, max_chars)
 
 
 class _Worker:
@@ -100,9 +104,9 @@ class _Worker:
                 f"math-verify worker failed to start (said {line!r}); is math-verify installed?"
             )
 
-    def send(self, gold: str, answer: str) -> None:
+    def send(self, request: dict[str, Any]) -> None:
         assert self.proc.stdin is not None
-        self.proc.stdin.write((json.dumps({"gold": gold, "answer": answer}) + "\n").encode())
+        self.proc.stdin.write((json.dumps(request) + "\n").encode())
         self.proc.stdin.flush()
 
     def poll_line(self) -> str | None:
@@ -139,7 +143,10 @@ class _Worker:
 
 
 class WorkerPool:
-    """`size` workers serving `run` one batch at a time (a lock serialises concurrent callers)."""
+    """`size` workers serving `run` one batch at a time (a lock serialises concurrent callers).
+
+    A request is ``(gold, answer)`` (a `check`) or ``{"gold", "completion", "max_chars"}`` (a `judge`).
+    """
 
     def __init__(self, size: int = 1) -> None:
         if size < 1:
@@ -148,11 +155,12 @@ class WorkerPool:
         self._workers: list[_Worker | None] = [None] * size
         self._lock = threading.Lock()
 
-    def run(self, pairs: Sequence[tuple[str, str]], timeout_s: float) -> list[Verdict]:
+    def run(self, requests: Sequence[tuple[str, str] | dict[str, Any]], timeout_s: float) -> list[Verdict]:
+        pairs = [r if isinstance(r, dict) else {"gold": r[0], "answer": r[1]} for r in requests]
         with self._lock:
             return self._run(pairs, timeout_s)
 
-    def _run(self, pairs: Sequence[tuple[str, str]], timeout_s: float) -> list[Verdict]:
+    def _run(self, pairs: Sequence[dict[str, Any]], timeout_s: float) -> list[Verdict]:
         results: list[Verdict | None] = [None] * len(pairs)
         queue = deque(range(len(pairs)))
         busy: dict[int, tuple[int, float]] = {}  # slot -> (pair index, deadline)
@@ -161,7 +169,7 @@ class WorkerPool:
                 if slot not in busy and queue:
                     index = queue.popleft()
                     worker = self._worker(slot)
-                    worker.send(*pairs[index])
+                    worker.send(pairs[index])
                     busy[slot] = (index, time.monotonic() + timeout_s)
             wait = max(0.0, min(deadline for _, deadline in busy.values()) - time.monotonic())
             fds = {self._workers[slot].fd: slot for slot in busy}  # type: ignore[union-attr]
@@ -176,7 +184,13 @@ class WorkerPool:
                     del busy[slot]
                 if line is not None:
                     reply = json.loads(line)
-                    results[index] = Verdict(bool(reply["equal"]), reply["status"], reply.get("detail", ""))
+                    results[index] = Verdict(
+                        bool(reply["equal"]),
+                        reply["status"],
+                        reply.get("detail", ""),
+                        reply.get("answer"),
+                        reply.get("how", "none"),
+                    )
                     del busy[slot]
             now = time.monotonic()
             for slot, (index, deadline) in list(busy.items()):
@@ -236,24 +250,38 @@ class MathVerifier:
         return self.verify_many([(gold, answer)])[0]
 
     def verify_many(self, pairs: Sequence[tuple[str, str]]) -> list[Verdict]:
-        if not pairs:
+        """`check` each ``(gold, answer)``."""
+        return self._run([{"gold": gold, "answer": answer} for gold, answer in pairs])
+
+    def judge_many(self, pairs: Sequence[tuple[str, str]], max_chars: int = 256) -> list[Verdict]:
+        """`judge` each ``(gold, completion)``: extraction and check both run inside the time limit."""
+        return self._run([{"gold": g, "completion": c, "max_chars": max_chars} for g, c in pairs])
+
+    def _run(self, requests: list[dict[str, Any]]) -> list[Verdict]:
+        if not requests:
             return []
         if self.mode == "signal" and threading.current_thread() is threading.main_thread():
-            return [self._in_process(gold, answer) for gold, answer in pairs]
-        return shared_pool(self.workers).run(pairs, self.timeout_s)
+            return [self._in_process(request) for request in requests]
+        return shared_pool(self.workers).run(requests, self.timeout_s)
 
-    def _in_process(self, gold: str, answer: str) -> Verdict:
+    def _in_process(self, request: dict[str, Any]) -> Verdict:
         from math_verify.errors import TimeoutException
+        from math_verify.utils import timeout
 
         start = time.monotonic()
         try:
-            equal = check(gold, answer, timeout_seconds=max(1, math.ceil(self.timeout_s)))
+            reply = timeout(max(1, math.ceil(self.timeout_s)))(_serve)(request)
         except TimeoutException:
             return Verdict(False, "timeout", "math-verify timed out")
-        except Exception as err:  # math-verify and sympy raise many types on malformed input
-            return Verdict(False, "error", f"{type(err).__name__}: {err}")
-        status = "timeout" if not equal and time.monotonic() - start >= self.timeout_s else "ok"
-        return Verdict(equal, status)
+        if not reply["equal"] and reply["status"] == "ok" and time.monotonic() - start >= self.timeout_s:
+            reply["status"] = "timeout"
+        return Verdict(
+            reply["equal"],
+            reply["status"],
+            reply.get("detail", ""),
+            reply.get("answer"),
+            reply.get("how", "none"),
+        )
 
 
 def _worker_main() -> None:
@@ -273,13 +301,18 @@ def _worker_main() -> None:
     out.write("ready\n")
     out.flush()
     for line in sys.stdin:
-        request = json.loads(line)
-        try:
-            reply = {"equal": check(request["gold"], request["answer"]), "status": "ok"}
-        except Exception as err:
-            reply = {"equal": False, "status": "error", "detail": f"{type(err).__name__}: {err}"[:500]}
-        out.write(json.dumps(reply) + "\n")
+        out.write(json.dumps(_serve(json.loads(line))) + "\n")
         out.flush()
+
+
+def _serve(request: dict[str, Any]) -> dict[str, Any]:
+    """One request (see `WorkerPool`) to one reply; errors become an ``error`` reply."""
+    try:
+        if "completion" in request:
+            return judge(request["gold"], request["completion"], int(request["max_chars"]))
+        return {"equal": check(request["gold"], request["answer"]), "status": "ok"}
+    except Exception as err:  # math-verify and sympy raise many types on malformed input
+        return {"equal": False, "status": "error", "detail": f"{type(err).__name__}: {err}"[:500]}
 
 
 if __name__ == _WORKER_RUN_NAME:

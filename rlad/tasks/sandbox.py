@@ -1,31 +1,38 @@
-"""Run untrusted generated code against tests in a confined child process; count the tests it passes.
+"""Run untrusted generated code against tests in an OS-level jail; decide each verdict outside it.
 
-`run_tests(program, tests)` starts ``python -I -S -B sandbox_child.py`` (see that file for what the child
-does to itself before running anything) with:
+`run_tests(program, tests)`:
 
-- a fresh temporary working directory, removed afterwards, and a minimal environment (nothing inherited:
-  no tokens, keys or proxies of the parent);
-- its own session, so the whole process group is SIGKILLed when it ends or when the wall-clock limit
-  passes; as root, cgroups made here cap its processes and memory and are swept and removed afterwards;
-- stdout and stderr in unnamed temporary files capped by RLIMIT_FSIZE (we keep the first
-  ``max_output_bytes``), and a third unnamed file for results, which only the harness can fill with
-  valid lines: one random token per passed test, created here and never shown to the program.
+1. plans each test in this (trusted) process (`sandbox_judge`): an ``assert`` is split into *probes*,
+   the calls of the program's functions (``f(2)``), and a *check* with the expected values
+   (``_ == 5``), which never leaves this process;
+2. runs the program, the setup and the probes in a jail (`sandbox_jail`: bubblewrap namespaces, no
+   network, no host files, rlimits, cgroups as root), one jail per program, which sends back the probes'
+   values as tagged JSON on a pipe, one line per test;
+3. evaluates each check here on those plain values. A test counts as passed only when its check is true.
 
-`SandboxResult.protections` records which protections took effect (they depend on the OS and on running
-as root). `run_many` runs jobs in parallel threads, each waiting on its own child.
+So a program that rebinds builtins, installs hooks, finalizers or signal handlers, or reaches the
+interpreter through ctypes changes nothing but the values it returns, which it could have returned
+anyway. Tests that cannot be split (several statements, loops, helpers defined in the setup) run *whole*
+in the jail with the program (``unsplit_tests="run"``, the default: a program can forge those), or fail
+(``unsplit_tests="fail"``). `SandboxResult.unsplit` counts them.
+
+Time: the run stops at ``wall_seconds``, or when a test sends nothing for ``test_seconds`` (tests that
+reported before count: partial credit). Where no jail works, `run_tests` raises `SandboxUnavailable`
+unless ``allow_unjailed=True`` (or ``RLAD_SANDBOX_ALLOW_UNJAILED=1``): then the child runs directly with
+rlimits only, and `SandboxResult.protections` says so. `run_many` runs jobs in parallel threads.
 """
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import json
+import marshal
 import os
 import secrets
+import select
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -33,38 +40,65 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-CHILD = str(Path(__file__).with_name("sandbox_child.py"))
-CGROUP_ROOT = Path("/sys/fs/cgroup")
-_COMPARE_OPS = {
-    ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
-    ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in",
-}  # fmt: skip
+from rlad.tasks.sandbox_jail import (
+    ALLOW_UNJAILED_ENV,
+    SandboxUnavailable,
+    clean_env,
+    in_cgroups,
+    jail_command,
+    jail_status,
+    make_cgroups,
+    remove_cgroups,
+    unjailed_allowed,
+    unjailed_command,
+    unnamed_file,
+)
+from rlad.tasks.sandbox_judge import (
+    CheckPlan,
+    JudgeError,
+    Opaque,
+    decode,
+    evaluate,
+    jail_setup,
+    plan_test,
+    trusted_names,
+)
+
+__all__ = ["SandboxJob", "SandboxLimits", "SandboxResult", "SandboxUnavailable", "run_many", "run_tests"]
+UNSPLIT_POLICIES = ("run", "fail")
+MAX_RESULT_BYTES = 8 << 20
 
 
 @dataclass(frozen=True)
 class SandboxLimits:
-    """Resource limits of one run. CPU and memory apply per process; processes and cgroup memory per run."""
+    """Limits of one run. CPU, memory and file size apply per process; processes per run."""
 
     cpu_seconds: int = 2
     wall_seconds: float = 5.0
+    test_seconds: float | None = None  # None: only wall_seconds
     memory_bytes: int = 512 << 20
     max_output_bytes: int = 16 << 10
     max_file_bytes: int = 16 << 20
     max_open_files: int = 64
-    max_processes: int = 32
-    allow_subprocess: bool = (
-        False  # True lets the program fork/exec (an exec'd binary escapes the audit hook)
-    )
+    max_processes: int = 16
+    max_value_size: int = 1 << 20  # nodes + characters of all values a run may send back
+    unsplit_tests: str = "run"
+    allow_unjailed: bool = False
     use_cgroups: bool = True
 
     def __post_init__(self) -> None:
         if self.cpu_seconds < 1 or self.wall_seconds <= 0 or self.memory_bytes < 64 << 20:
             raise ValueError(f"sandbox limits too small: {self}")
+        if self.max_processes < 4:
+            raise ValueError(f"max_processes must be at least 4 (the jail needs 3), got {self.max_processes}")
+        if self.unsplit_tests not in UNSPLIT_POLICIES:
+            raise ValueError(f"unsplit_tests must be one of {UNSPLIT_POLICIES}, got {self.unsplit_tests!r}")
 
 
 @dataclass(frozen=True)
 class SandboxResult:
-    """`status`: ``ok``, ``load_error``, ``timeout``, ``cpu_limit``, ``output_limit``, ``exited`` or ``crashed``."""
+    """`status`: ``ok``, ``load_error``, ``timeout``, ``cpu_limit``, ``output_limit``, ``exited`` or
+    ``crashed``; `unsplit` counts the tests run whole in the jail (forgeable) or failed by policy."""
 
     passed: int
     total: int
@@ -76,6 +110,7 @@ class SandboxResult:
     protections: tuple[str, ...] = ()
     wall_seconds: float = 0.0
     passed_tests: tuple[int, ...] = field(default=())
+    unsplit: int = 0
 
     @property
     def fraction(self) -> float:
@@ -87,45 +122,7 @@ class SandboxJob:
     program: str
     tests: tuple[str, ...]
     setup: str = ""
-
-
-def harden_tests(source: str) -> str:
-    """Rewrite test code so comparisons, ``not``, ``and``/``or`` and ``assert`` accept only plain values.
-
-    ``assert f(2) == 5`` becomes ``assert __rlad_truth__(__rlad_cmp__(('==',), f(2), 5))``; the helpers
-    (defined in the child before the program runs) raise AssertionError on anything but builtin scalars and
-    lists/tuples/sets/dicts of them, so an object with a rigged ``__eq__`` or ``__bool__`` cannot pass.
-    Raises SyntaxError for test code that does not parse.
-    """
-    tree = _Harden().visit(ast.parse(source))
-    return ast.unparse(ast.fix_missing_locations(tree))
-
-
-class _Harden(ast.NodeTransformer):
-    @staticmethod
-    def _call(name: str, *args: ast.expr) -> ast.Call:
-        return ast.Call(func=ast.Name(id=name, ctx=ast.Load()), args=list(args), keywords=[])
-
-    def visit_Compare(self, node: ast.Compare) -> ast.AST:
-        self.generic_visit(node)
-        ops = ast.Constant(value=tuple(_COMPARE_OPS[type(op)] for op in node.ops))
-        return ast.copy_location(self._call("__rlad_cmp__", ops, node.left, *node.comparators), node)
-
-    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
-        self.generic_visit(node)
-        if isinstance(node.op, ast.Not):
-            node.operand = self._call("__rlad_truth__", node.operand)
-        return node
-
-    def visit_BoolOp(self, node: ast.BoolOp) -> ast.AST:
-        self.generic_visit(node)
-        node.values = [self._call("__rlad_plain__", v) for v in node.values]
-        return node
-
-    def visit_Assert(self, node: ast.Assert) -> ast.AST:
-        self.generic_visit(node)
-        node.test = self._call("__rlad_truth__", node.test)
-        return node
+    entry_point: str = ""
 
 
 def run_tests(
@@ -134,136 +131,250 @@ def run_tests(
     setup: str = "",
     limits: SandboxLimits | None = None,
     tag: str | None = None,
+    entry_point: str = "",
 ) -> SandboxResult:
-    """Run `program`, then `setup`, then each test (code that raises on failure) in a confined child.
+    """Run `program`, then `setup`, then each test in a jail; count the tests whose checks hold.
 
-    `tag` (random by default; letters, digits, ``_``) names the run in the child's command line, its
-    working directory and its cgroups, so leftovers can be looked for.
+    `tag` (random by default; letters, digits, ``_``) names the run in the jail's command line and its
+    cgroups, so leftovers can be looked for. Raises SyntaxError for a test that does not parse and
+    SandboxUnavailable where no jail works and unjailed runs are not allowed.
     """
     limits = limits or SandboxLimits()
     tag = tag or secrets.token_hex(6)
     if not tag.replace("_", "").isalnum():
         raise ValueError(f"sandbox tag must be letters, digits and '_', got {tag!r}")
-    hardened = [harden_tests(t) for t in tests]
-    tokens = [secrets.token_hex(16) for _ in tests]
-    info = secrets.token_hex(16)
-    workdir = tempfile.mkdtemp(prefix=f"rlad_sandbox_{tag}_")
-    files = {name: _unnamed_file() for name in ("result", "stdout", "stderr")}  # name -> (write fd, read fd)
-    cgroups = _make_cgroups(tag, limits) if limits.use_cgroups else []
+    status = jail_status()
+    if not status.works and not unjailed_allowed(limits.allow_unjailed):
+        raise SandboxUnavailable(
+            f"refusing to run untrusted code: {status.reason}; pass SandboxLimits(allow_unjailed=True) or "
+            f"set {ALLOW_UNJAILED_ENV}=1 to run it with rlimits only"
+        )
+    names = trusted_names(setup, program, entry_point)
+    plans = [plan_test(t, names) for t in tests]
+    tokens = [secrets.token_hex(16) for _ in plans]
+    job_tests: list[dict] = []
+    for plan, token in zip(plans, tokens):
+        if not plan.whole:
+            job_tests.append({"probes": list(plan.probes)})
+        elif limits.unsplit_tests == "run":
+            job_tests.append({"whole": plan.whole, "token": token})
+        else:
+            job_tests.append({"probes": []})
+    result_read, result_write = os.pipe()
+    info_read, info_write = os.pipe()
+    runs_whole = any(p.whole for p in plans) and limits.unsplit_tests == "run"
     job = {
         "program": program,
-        "setup": harden_tests(setup) if setup else "",
-        "tests": hardened,
-        "tokens": tokens,
-        "info_token": info,
-        "result_fd": files["result"][0],
-        "cgroups": [str(c) for c in cgroups],
-        "allow_subprocess": limits.allow_subprocess,
-        "limits": {
-            "cpu_seconds": limits.cpu_seconds,
-            "memory_bytes": limits.memory_bytes,
-            "max_file_bytes": limits.max_file_bytes,
-            "max_open_files": limits.max_open_files,
-            "max_processes": limits.max_processes,
-        },
+        "setup": setup if runs_whole else jail_setup(setup),  # literals may be expected values
+        "tests": job_tests,
+        "result_fd": result_write,
+        "max_value_size": limits.max_value_size,
     }
-    start, timed_out, proc = time.monotonic(), False, None
+    if status.works:
+        command = jail_command(status.bwrap, status.version, tag, limits.max_file_bytes)
+        command[1:1] = ["--info-fd", str(info_write)]
+        command += ["/rlad/child.py", tag]
+        workdir, env, protections = None, {}, ["bubblewrap"]
+    else:
+        workdir = tempfile.mkdtemp(prefix=f"rlad_sandbox_{tag}_")
+        command, env, protections = unjailed_command(tag), clean_env(workdir), ["unjailed"]
+    job["rlimits"] = [
+        ("RLIMIT_CPU", limits.cpu_seconds, limits.cpu_seconds + 1),
+        ("RLIMIT_AS", limits.memory_bytes, limits.memory_bytes),
+        ("RLIMIT_FSIZE", limits.max_file_bytes, limits.max_file_bytes),
+        ("RLIMIT_NOFILE", limits.max_open_files, limits.max_open_files),
+        ("RLIMIT_CORE", 0, 0),
+        ("RLIMIT_NPROC", limits.max_processes, limits.max_processes),
+    ]
+    cgroups = make_cgroups(tag, limits.max_processes, limits.memory_bytes) if limits.use_cgroups else []
+    protections += ["rlimits"] + [f"cgroup_{c.parent.name}" for c in cgroups]
+    files = {name: unnamed_file() for name in ("stdout", "stderr")}  # name -> (write fd, read fd)
+    start, timed_out, proc, raw = time.monotonic(), False, None, b""
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-B", CHILD, tag],
+            in_cgroups(command, cgroups),
             stdin=subprocess.PIPE,
             stdout=files["stdout"][0],
             stderr=files["stderr"][0],
-            pass_fds=(files["result"][0],),
-            cwd=workdir,
-            env=_clean_env(workdir),
+            pass_fds=(result_write, info_write),
+            cwd=workdir or "/",
+            env=env,
             start_new_session=True,
         )
-        for write_fd, _ in files.values():
-            os.close(write_fd)
-        try:
-            proc.communicate(json.dumps(job).encode(), timeout=limits.wall_seconds)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+        for fd in (result_write, info_write, files["stdout"][0], files["stderr"][0]):
+            os.close(fd)
+        with contextlib.suppress(BrokenPipeError, OSError):
+            proc.stdin.write(marshal.dumps(job))  # type: ignore[union-attr]
+            proc.stdin.close()  # type: ignore[union-attr]
+        raw, timed_out = _collect(result_read, start, limits)
+        if not timed_out:  # the pipe is closed: let the jail finish so that its exit status can be read
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=max(0.0, start + limits.wall_seconds - time.monotonic()))
     finally:
-        if proc is not None:
-            _kill_group(proc.pid)
-            proc.wait()
+        if proc is None:
+            for fd in (result_write, info_write, files["stdout"][0], files["stderr"][0]):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
         else:
-            for write_fd, _ in files.values():
-                os.close(write_fd)
-        _remove_cgroups(cgroups)
-        shutil.rmtree(workdir, ignore_errors=True)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            _wait_for_jail(info_read)
+        os.close(result_read)
+        os.close(info_read)
+        remove_cgroups(cgroups)
+        if workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
     elapsed = time.monotonic() - start
-    texts = {
-        name: _read_and_close(read_fd, limits.max_output_bytes if name != "result" else 1 << 22)
-        for name, (_, read_fd) in files.items()
-    }
-    return _result(texts, tokens, info, timed_out, elapsed, limits, bool(cgroups))
+    texts = {name: _read_and_close(read_fd, limits.max_output_bytes) for name, (_, read_fd) in files.items()}
+    returncode = proc.returncode if proc is not None else -1
+    verdicts = _verdicts(raw.decode("utf-8", "replace"), plans, tokens, names, limits)
+    return _result(verdicts, texts, timed_out, returncode, elapsed, limits, plans, protections)
 
 
 def run_many(
     jobs: Sequence[SandboxJob], limits: SandboxLimits | None = None, max_workers: int | None = None
 ) -> list[SandboxResult]:
-    """`run_tests` for each job, `max_workers` children at a time (default: the CPU count)."""
+    """`run_tests` for each job, `max_workers` jails at a time (default: four per CPU, at most 32: a jail
+    spends most of its time starting processes, not computing; measured in `sandbox_bench`)."""
     if not jobs:
         return []
-    workers = max_workers or os.cpu_count() or 1
+    workers = max_workers or min(32, 4 * (os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-        return list(pool.map(lambda j: run_tests(j.program, j.tests, j.setup, limits), jobs))
+        return list(
+            pool.map(
+                lambda j: run_tests(j.program, j.tests, j.setup, limits, entry_point=j.entry_point), jobs
+            )
+        )
+
+
+def _collect(fd: int, start: float, limits: SandboxLimits) -> tuple[bytes, bool]:
+    """Read the result pipe until EOF; True as second value when a deadline passed first."""
+    chunks, size, last = [], 0, time.monotonic()
+    poller = select.poll()  # not select.select: a busy trainer may hold descriptors above 1024
+    poller.register(fd, select.POLLIN | select.POLLHUP)
+    while True:
+        now = time.monotonic()
+        deadline = start + limits.wall_seconds
+        if limits.test_seconds is not None:
+            deadline = min(deadline, last + limits.test_seconds)
+        if now >= deadline:
+            return b"".join(chunks), True
+        if not poller.poll(max(1, int((deadline - now) * 1000))):
+            continue
+        data = os.read(fd, 1 << 16)
+        if not data:
+            return b"".join(chunks), False
+        chunks.append(data)
+        size += len(data)
+        if b"\n" in data:
+            last = time.monotonic()
+        if size > MAX_RESULT_BYTES:
+            return b"".join(chunks), False
+
+
+def _wait_for_jail(info_fd: int) -> None:
+    """Wait (up to 5 s) until the jail's init has exited; its PID namespace's processes go first."""
+    try:  # bwrap writes its JSON before the program starts; anything after it is ignored
+        info, _ = json.JSONDecoder().raw_decode(os.read(info_fd, 1 << 12).decode("utf-8", "replace").lstrip())
+        pid = int(info.get("child-pid", 0))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return
+    deadline = time.monotonic() + 5.0
+    while pid and time.monotonic() < deadline:
+        try:
+            if not Path(f"/proc/{pid}/cmdline").read_bytes():
+                return  # a zombie: everything in its namespace is gone
+        except OSError:
+            return
+        time.sleep(0.005)
+
+
+def _verdicts(
+    text: str, plans: list[CheckPlan], tokens: list[str], names, limits: SandboxLimits
+) -> dict[str, object]:
+    """Parse the jail's lines; decide each test here. Only the first line per test counts."""
+    loaded, load_error, done = False, "", False
+    passed: dict[int, bool] = {}
+    failures: dict[int, str] = {}
+    for line in text.splitlines():
+        kind, _, rest = line.partition(" ")
+        if kind == "L" and not loaded and not load_error:
+            loaded, load_error = rest == "ok", rest[len("error ") :] if rest.startswith("error ") else ""
+        elif kind == "D":
+            done = True
+        elif kind in ("T", "W", "F"):
+            index_text, _, body = rest.partition(" ")
+            if not index_text.isdigit() or int(index_text) >= len(plans) or int(index_text) in passed:
+                continue
+            i = int(index_text)
+            passed[i], failures[i] = _verdict(kind, body, plans[i], tokens[i], names, limits)
+    return {"loaded": loaded, "load_error": load_error, "done": done, "passed": passed, "failures": failures}
+
+
+def _verdict(kind: str, body: str, plan: CheckPlan, token: str, names, limits) -> tuple[bool, str]:
+    if plan.whole:
+        if limits.unsplit_tests == "fail":
+            return False, "cannot be judged outside the jail (unsplit_tests='fail')"
+        if kind == "W":
+            return (body.strip() == token), ("" if body.strip() == token else "forged pass line")
+        return False, body[:300]
+    if kind != "T" or plan.check is None:
+        return False, "no values were sent"
+    try:
+        items = json.loads(body)
+        values = [
+            decode(item["v"]) if "v" in item else Opaque(f"{plan.probes[j]} raised {str(item['e'])[:200]}")
+            for j, item in enumerate(items)
+        ]
+        if len(values) != len(plan.probes):
+            return False, "wrong number of values"
+        ok = evaluate(plan.check, values, names)
+    except JudgeError as err:
+        return False, str(err)[:300]
+    except Exception as err:  # the check itself raised on these values (e.g. TypeError): the test fails
+        return False, f"{type(err).__name__}: {str(err)[:200]}"
+    return ok, "" if ok else "AssertionError"
 
 
 def _result(
+    verdicts: dict,
     texts: dict[str, str],
-    tokens: list[str],
-    info: str,
     timed_out: bool,
+    returncode: int,
     elapsed: float,
     limits: SandboxLimits,
-    cgroups: bool,
+    plans: list[CheckPlan],
+    protections: list[str],
 ) -> SandboxResult:
-    index = {t: i for i, t in enumerate(tokens)}
-    passed: set[int] = set()
-    notes: list[list[str]] = []
-    prefix = f"I {info} "
-    for line in texts["result"].splitlines():
-        if line.startswith("P ") and line[2:].strip() in index:
-            passed.add(index[line[2:].strip()])
-        elif line.startswith(prefix):
-            notes.append(line[len(prefix) :].split(" ", 2))
-    kinds = {n[0]: n for n in notes}
-    failures = tuple(f"test {n[1]}: {n[2] if len(n) > 2 else ''}" for n in notes if n[0] == "fail")
-    protections = ["fresh_workdir", "clean_env", "session_kill", "wall_timeout", "unnamed_result_file"]
-    if "protections" in kinds and len(kinds["protections"]) > 1:
-        protections += kinds["protections"][1].split(",")
-    if cgroups:
-        protections.append("cgroup_sweep")
-    total = len(tokens)
+    total = len(plans)
+    passed = sorted(i for i, ok in verdicts["passed"].items() if ok)
+    failures = tuple(f"test {i}: {m}" for i, m in sorted(verdicts["failures"].items()) if m)
     summary = f"{len(passed)}/{total} tests passed"
     detail = failures[0] if failures else ""
+    signal_number = returncode - 128 if returncode > 128 else 0
     if timed_out:
-        status, detail = "timeout", f"wall-clock limit of {limits.wall_seconds:g} s exceeded"
-    elif "load_error" in kinds:
-        status, detail = "load_error", "program failed to load: " + " ".join(kinds["load_error"][1:])
+        status, detail = "timeout", f"wall-clock limit of {_limit_text(limits)} exceeded"
+    elif verdicts["load_error"]:
+        status, detail = "load_error", "program failed to load: " + verdicts["load_error"]
         if "[Errno 27]" in detail:  # EFBIG: Python ignores SIGXFSZ, so RLIMIT_FSIZE surfaces as an OSError
             status = "output_limit"
-    elif "done" in kinds:
+    elif signal_number in (signal.SIGXCPU, signal.SIGKILL) and elapsed >= limits.cpu_seconds:
+        status, detail = "cpu_limit", f"CPU time limit of {limits.cpu_seconds} s exceeded"
+    elif signal_number == signal.SIGXFSZ:
+        status, detail = (
+            "output_limit",
+            f"output or file size limit of {limits.max_file_bytes} bytes exceeded",
+        )
+    elif verdicts["done"] and returncode == 0:
         status = "ok"
-    elif "signal" in kinds:
-        sig = int(kinds["signal"][1])
-        if sig == signal.SIGXCPU or (sig == signal.SIGKILL and elapsed >= limits.cpu_seconds):
-            status, detail = "cpu_limit", f"CPU time limit of {limits.cpu_seconds} s exceeded"
-        elif sig == signal.SIGXFSZ:
-            status, detail = (
-                "output_limit",
-                f"output or file size limit of {limits.max_file_bytes} bytes exceeded",
-            )
-        else:
-            status, detail = "crashed", f"killed by signal {signal.Signals(sig).name}"
-    elif "exit" in kinds:
-        status, detail = "exited", f"program exited before the tests finished (exit code {kinds['exit'][1]})"
+        if any("[Errno 27]" in f for f in failures):  # EFBIG from RLIMIT_FSIZE, raised inside a test
+            status = "output_limit"
+    elif signal_number:
+        status, detail = "crashed", f"killed by signal {signal.Signals(signal_number).name}"
     else:
-        status, detail = "crashed", "the sandbox child ended without reporting"
+        status, detail = "exited", f"program exited before the tests finished (exit code {returncode})"
+    unsplit = sum(1 for p in plans if p.whole)
     return SandboxResult(
         passed=len(passed),
         total=total,
@@ -272,31 +383,16 @@ def _result(
         failures=failures,
         stdout=texts["stdout"],
         stderr=texts["stderr"],
-        protections=tuple(dict.fromkeys(protections)),
+        protections=tuple(protections),
         wall_seconds=elapsed,
-        passed_tests=tuple(sorted(passed)),
+        passed_tests=tuple(passed),
+        unsplit=unsplit,
     )
 
 
-def _clean_env(workdir: str) -> dict[str, str]:
-    return {
-        "PATH": "/usr/bin:/bin",
-        "HOME": workdir,
-        "TMPDIR": workdir,
-        "LANG": "C.UTF-8",
-        "PYTHONHASHSEED": "0",
-    }
-
-
-def _unnamed_file() -> tuple[int, int]:
-    """A write-only and a read-only descriptor of a temporary file that no longer has a name."""
-    fd, path = tempfile.mkstemp(prefix="rlad_sandbox_io_")
-    try:
-        write_fd, read_fd = os.open(path, os.O_WRONLY | os.O_APPEND), os.open(path, os.O_RDONLY)
-    finally:
-        os.close(fd)
-        os.unlink(path)
-    return write_fd, read_fd
+def _limit_text(limits: SandboxLimits) -> str:
+    text = f"{limits.wall_seconds:g} s"
+    return text + (f" (or {limits.test_seconds:g} s per test)" if limits.test_seconds is not None else "")
 
 
 def _read_and_close(fd: int, limit: int) -> str:
@@ -305,52 +401,3 @@ def _read_and_close(fd: int, limit: int) -> str:
         return os.read(fd, limit).decode("utf-8", "replace")
     finally:
         os.close(fd)
-
-
-def _kill_group(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
-
-
-def _make_cgroups(tag: str, limits: SandboxLimits) -> list[Path]:
-    """Per-run cgroup v1 directories capping processes and memory; [] where not available (not root)."""
-    if os.geteuid() != 0:
-        return []
-    settings = {
-        "pids": {"pids.max": str(limits.max_processes)},
-        "memory": {"memory.limit_in_bytes": str(limits.memory_bytes)},
-    }
-    made = []
-    for controller, values in settings.items():
-        path = CGROUP_ROOT / controller / f"rlad_sandbox_{tag}"
-        try:
-            path.mkdir()
-        except OSError:
-            continue
-        try:
-            for name, value in values.items():
-                (path / name).write_text(value)
-        except OSError:
-            _remove_cgroups([path])
-            continue
-        made.append(path)
-    return made
-
-
-def _remove_cgroups(paths: Sequence[Path]) -> None:
-    """SIGKILL whatever is left in each cgroup, then remove it (retrying while processes exit)."""
-    for path in paths:
-        deadline = time.monotonic() + 5.0
-        while time.monotonic() < deadline:
-            try:
-                pids = [int(p) for p in (path / "cgroup.procs").read_text().split()]
-            except OSError:
-                break
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            try:
-                path.rmdir()
-                break
-            except OSError:
-                time.sleep(0.01)

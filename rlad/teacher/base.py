@@ -1,8 +1,11 @@
 """What the trainer needs from a teacher: the log-prob of each given completion token.
 
-Any object with this ``score`` method can guide training: a local model (:class:`LocalTeacher`), and
-later a model kept on another device or one served over HTTP. Only the sampled tokens' log-probs are
-needed, never full-vocabulary logits, which is what makes a remote teacher possible.
+Any object with this ``score`` method can guide training: a model on the training device
+(:class:`~rlad.teacher.local.LocalTeacher`), one kept in CPU memory between calls
+(:class:`~rlad.teacher.offload.OffloadedTeacher`) or one served over HTTP
+(:class:`~rlad.teacher.remote.RemoteTeacher`); :func:`~rlad.teacher.factory.build_teacher` builds them
+by name. Only the sampled tokens' log-probs are needed, never full-vocabulary logits, which is what
+makes a remote teacher possible.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@
   offload_device, temperature, batch_size.
 * ``remote``: the weights in another process, reached over HTTP
   (:class:`~rlad.teacher.remote.RemoteTeacher`); options url, tokenizer, model, temperature,
-  batch_size, max_concurrency, timeout_s, max_retries, backoff_s, max_backoff_s, api_key.
+  batch_size, max_concurrency, timeout_s, max_retries, backoff_s, max_backoff_s, api_key (default:
+  ``$RLAD_TEACHER_API_KEY``; ``rlad serve-teacher --api-key`` wants it).
 
 An option a backend does not take is an error naming the options it does take, so a setting can
 never be silently ignored. All three return the same log-probs for the same model (to float rounding).

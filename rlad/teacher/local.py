@@ -20,6 +20,7 @@ def load_teacher_model(name_or_path: str, dtype: str = "auto") -> PreTrainedMode
     """Load a causal LM by hub name or local path, frozen, in eval mode."""
     if dtype not in DTYPES:
         raise TeacherLoadError(f"unknown teacher_dtype {dtype!r}; valid: {', '.join(DTYPES)}")
+    name_or_path = _resolved(name_or_path)
     looks_local = name_or_path.startswith((".", "/", "~")) or Path(name_or_path).exists()
     if looks_local and not Path(name_or_path).expanduser().exists():
         raise TeacherLoadError(f"teacher_model path {name_or_path!r} does not exist")
@@ -31,12 +32,23 @@ def load_teacher_model(name_or_path: str, dtype: str = "auto") -> PreTrainedMode
 
 
 def load_teacher_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
+    name_or_path = _resolved(name_or_path)
     try:
         return AutoTokenizer.from_pretrained(name_or_path)
     except (OSError, ValueError) as err:
         raise TeacherLoadError(
             f"could not load the tokenizer of teacher_model {name_or_path!r}: {err}"
         ) from err
+
+
+def _resolved(spec: str) -> str:
+    """Packaged real models (``smollm2-135m-sums``, ``*.gguf``) and ``toy:`` specs become folders."""
+    from rlad.models import ModelLoadError, resolve_model
+
+    try:
+        return resolve_model(spec)
+    except ModelLoadError as err:
+        raise TeacherLoadError(str(err)) from err
 
 
 class LocalTeacher:

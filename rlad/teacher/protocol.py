@@ -28,6 +28,10 @@ Two caveats are the reason for :data:`TOKENIZER_INFO`, an rlad extension:
   ``GET /rlad/tokenizer`` (vocabulary, special tokens, chat template, embedding rows, fingerprint) and
   ``POST /rlad/render_chat``; against another server the client spot-checks ``POST /tokenize`` instead.
 
+Authentication is vLLM's too: a server started with an API key wants ``Authorization: Bearer KEY`` on
+every request (``rlad serve-teacher`` leaves ``GET /health`` open) and answers 401 without it. Both
+sides read the key from :data:`API_KEY_ENV` when none is given.
+
 Pure functions only: building requests, packing padded batches into sequences, and checking responses.
 """
 
@@ -47,6 +51,9 @@ DETOKENIZE = "/detokenize"
 HEALTH = "/health"
 TOKENIZER_INFO = "/rlad/tokenizer"
 RENDER_CHAT = "/rlad/render_chat"
+
+# The environment variable that holds the shared secret, for the server and for the client.
+API_KEY_ENV = "RLAD_TEACHER_API_KEY"
 
 SPECIAL_TOKEN_NAMES = ("bos_token", "eos_token", "pad_token", "unk_token")
 
@@ -218,11 +225,19 @@ def tokenizer_fingerprint(description: dict[str, Any]) -> str:
 
 def error_body(message: str, status: int, param: str | None = None) -> dict[str, Any]:
     """vLLM's error shape: ``{"error": {"message", "type", "param", "code"}}``."""
-    kind = {400: "BadRequestError", 404: "NotFoundError", 405: "MethodNotAllowed", 413: "RequestTooLarge"}
+    kind = {
+        400: "BadRequestError",
+        401: "AuthenticationError",
+        404: "NotFoundError",
+        405: "MethodNotAllowed",
+        411: "LengthRequired",
+        413: "RequestTooLarge",
+        501: "NotImplemented",
+    }
     return {
         "error": {
             "message": message,
-            "type": kind.get(status, "InternalServerError"),
+            "type": kind.get(status, "BadRequestError" if status < 500 else "InternalServerError"),
             "param": param,
             "code": status,
         }

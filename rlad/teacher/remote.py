@@ -7,6 +7,9 @@ possibly on another machine, so the training process holds only the student.
 
 * batching: ``batch_size`` sequences per request; requests run ``max_concurrency`` at a time on a
   thread pool, so the server can overlap parsing, scoring and answering;
+* authentication: ``api_key`` (default: the ``RLAD_TEACHER_API_KEY`` environment variable, if set) is
+  sent as ``Authorization: Bearer KEY``, which ``rlad serve-teacher --api-key`` and vLLM expect; a
+  missing or wrong key is a 401, raised at once as :class:`TeacherRequestError` with the server's reason;
 * timeouts: ``timeout_s`` bounds every socket operation of a request (connect, send, each read);
 * retries: a refused connection, a timeout, a 408/425/429/5xx answer or a malformed body is retried
   after ``backoff_s * 2**k`` seconds (at most ``max_backoff_s``), ``max_retries`` times; then
@@ -34,6 +37,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -138,7 +142,8 @@ class RemoteTeacher:
 
     ``temperature`` divides the teacher's logits, as for :class:`~rlad.teacher.LocalTeacher` (the
     trainer sets it to the student's sampling temperature). ``model`` is the served model name
-    (default: the first one ``GET /v1/models`` lists). Construction contacts the server (with the same
+    (default: the first one ``GET /v1/models`` lists). ``api_key`` (default: ``$RLAD_TEACHER_API_KEY``)
+    is sent as ``Authorization: Bearer KEY``. Construction contacts the server (with the same
     retries as scoring) and fails with :class:`TeacherUnavailableError` if it cannot be reached.
     """
 
@@ -168,6 +173,9 @@ class RemoteTeacher:
             problems.append(f"timeout_s={timeout_s} must be positive")
         if max_retries < 0 or backoff_s < 0 or max_backoff_s < 0:
             problems.append("max_retries, backoff_s and max_backoff_s must be >= 0")
+        api_key = api_key if api_key is not None else (os.environ.get(protocol.API_KEY_ENV) or None)
+        if api_key is not None and not (api_key.isascii() and api_key.isprintable() and " " not in api_key):
+            problems.append("api_key must be visible ASCII characters with no spaces")
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             problems.append(f"url={url!r} must look like http://host:port")

@@ -1,18 +1,27 @@
 """The teacher server's request logic, without sockets: JSON request in, HTTP status and JSON answer out.
 
-:class:`TeacherApp` validates every request before the model sees it (JSON shape, token ids within
-the embedding, sequence length, sequences and tokens per request) and answers the endpoints listed in
-:mod:`rlad.teacher.server`, which puts it behind HTTP. A refused request raises :class:`BadRequest`
-inside and becomes a 4xx answer with a JSON reason in vLLM's error shape; scoring runs one request at a
-time (a lock around the model) with :func:`~rlad.teacher.logprobs.sampled_token_logprobs`.
+:class:`TeacherApp` validates every request before the model sees it (API key, body size, JSON shape,
+token ids within the embedding, sequence length, sequences and tokens per request) and answers the
+endpoints listed in :mod:`rlad.teacher.server`, which puts it behind HTTP. A refused request raises
+:class:`BadRequest` inside and becomes a 4xx answer with a JSON reason in vLLM's error shape; scoring
+runs one request at a time (a lock around the model) with
+:func:`~rlad.teacher.logprobs.sampled_token_logprobs`.
+
+The tokenizer endpoints (``/tokenize``, ``/detokenize``, ``/rlad/render_chat``) share one tokenizer
+under one lock (fast tokenizers refuse concurrent calls: "Already borrowed"), and their bodies are
+capped at ``max_text_bytes`` (256 KiB: a 4 MiB text took 9 to 14 s and 1.7 GB). Scoring answers
+use a copy of the tokenizer under a lock of their own, so a long tokenization never delays scoring.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import hmac
 import json
 import logging
 import math
+import reprlib
 import threading
 import time
 import uuid
@@ -30,6 +39,17 @@ logger = logging.getLogger(__name__)
 
 # vLLM clamps -inf log-probs to this value so that the JSON stays standard.
 LOGPROB_FLOOR = -9999.0
+
+# Endpoints whose bodies feed the tokenizer rather than the model: capped at ``max_text_bytes``.
+TEXT_ENDPOINTS = frozenset({protocol.TOKENIZE, protocol.DETOKENIZE, protocol.RENDER_CHAT})
+# Answered without the API key: it says only that the server is up (for load balancers and scripts).
+OPEN_ENDPOINTS = frozenset({protocol.HEALTH})
+
+# A refused value is quoted in the answer, shortened: a request may hold a megabyte where a token should be.
+_short = reprlib.Repr()
+_short.maxstring = _short.maxother = 40
+_short.maxlist = _short.maxdict = 6
+_short.maxlevel = 3
 
 
 class BadRequest(ValueError):
@@ -49,6 +69,18 @@ class ServerLimits:
     max_sequences: int = 256
     max_total_tokens: int = 1 << 20
     max_body_bytes: int = 64 << 20
+    max_text_bytes: int = 256 << 10  # bodies of /tokenize, /detokenize and /rlad/render_chat
+
+    def body_limit(self, path: str) -> int:
+        """The largest body, in bytes, that ``path`` accepts."""
+        if normalize_path(path) in TEXT_ENDPOINTS:
+            return min(self.max_text_bytes, self.max_body_bytes)
+        return self.max_body_bytes
+
+
+def normalize_path(path: str) -> str:
+    """``/v1/completions/?x=1`` -> ``/v1/completions``: the query and a trailing slash do not matter."""
+    return path.split("?", 1)[0].rstrip("/") or "/"
 
 
 @dataclass(frozen=True)
@@ -60,6 +92,10 @@ class ScoringJob:
     with_logprobs: bool  # also fill the OpenAI ``logprobs`` field of each choice
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number (standard JSON has no NaN or Infinity)")
+
+
 def _token_list(value: Any, name: str, vocab_rows: int, max_length: int) -> list[int]:
     if not isinstance(value, list) or not value:
         raise BadRequest(f"{name} must be a non-empty list of token ids", param="prompt")
@@ -67,14 +103,20 @@ def _token_list(value: Any, name: str, vocab_rows: int, max_length: int) -> list
         raise BadRequest(f"{name} has {len(value)} tokens; the limit is {max_length}", param="prompt")
     for j, token in enumerate(value):
         if type(token) is not int:  # bool is an int subclass: refuse it too
-            raise BadRequest(f"{name}[{j}] is {token!r}, not an integer token id", param="prompt")
+            raise BadRequest(f"{name}[{j}] is {_short.repr(token)}, not an integer token id", param="prompt")
         if not 0 <= token < vocab_rows:
-            raise BadRequest(f"{name}[{j}] = {token} is out of range [0, {vocab_rows})", param="prompt")
+            raise BadRequest(
+                f"{name}[{j}] = {_short.repr(token)} is out of range [0, {vocab_rows})", param="prompt"
+            )
     return value
 
 
 class TeacherApp:
-    """Request handling without sockets: ``handle(method, path, body) -> (status, json_dict)``."""
+    """Request handling without sockets: ``handle(method, path, body, authorization) -> (status, json_dict)``.
+
+    ``api_key``: when set, every request but ``GET /health`` must carry ``Authorization: Bearer KEY``;
+    others get a 401 answer (compared in constant time, so the answer time says nothing about the key).
+    """
 
     def __init__(
         self,
@@ -85,11 +127,18 @@ class TeacherApp:
         device: torch.device | str | None = None,
         batch_size: int | None = None,
         limits: ServerLimits | None = None,
+        api_key: str | None = None,
     ) -> None:
+        if api_key is not None and not (
+            api_key and api_key.isascii() and api_key.isprintable() and " " not in api_key
+        ):
+            raise ValueError(
+                "api_key must be visible ASCII characters with no spaces (an HTTP header), or None"
+            )
         self.model = model.eval().requires_grad_(False)
         if device is not None:
             self.model.to(device)
-        self.tokenizer = tokenizer
+        self.tokenizer = tokenizer  # the tokenizer endpoints', under _tokenizer_lock
         self.model_name = model_name
         self.batch_size = batch_size
         limits = limits or ServerLimits()
@@ -97,13 +146,29 @@ class TeacherApp:
             max_positions = getattr(model.config.get_text_config(), "max_position_embeddings", None) or 4096
             limits = dataclasses.replace(limits, max_sequence_length=max_positions)
         self.limits = limits
+        self._api_key = None if api_key is None else api_key.encode()
         self.vocab_rows = min(model.get_input_embeddings().weight.shape[0], self._output_rows())
         self.tokenizer_description = protocol.describe_tokenizer(tokenizer, self._output_rows())
         self.tokenizer_description["applies_temperature"] = True
         self.tokenizer_description["max_model_len"] = limits.max_sequence_length
         self._model_lock = threading.Lock()
-        # Fast tokenizers are not safe to call from several threads at once ("Already borrowed").
+        # Fast tokenizers are not safe to call from several threads at once ("Already borrowed"), so the
+        # tokenizer endpoints take turns; scoring answers decode with their own copy, under their own lock.
         self._tokenizer_lock = threading.Lock()
+        try:
+            self._answer_tokenizer, self._answer_lock = copy.deepcopy(tokenizer), threading.Lock()
+        except Exception as err:  # a tokenizer that cannot be copied: share it, and its lock
+            logger.warning("cannot copy the tokenizer (%s): /tokenize calls will delay scoring answers", err)
+            self._answer_tokenizer, self._answer_lock = tokenizer, self._tokenizer_lock
+        self._routes: dict[tuple[str, str], Callable[[Any], dict[str, Any]]] = {
+            ("GET", protocol.HEALTH): lambda _: {"status": "ok"},
+            ("GET", protocol.MODELS): lambda _: self._models(),
+            ("GET", protocol.TOKENIZER_INFO): lambda _: self.tokenizer_description,
+            ("POST", protocol.COMPLETIONS): self._completions,
+            ("POST", protocol.TOKENIZE): self._tokenizer_locked(self._tokenize),
+            ("POST", protocol.DETOKENIZE): self._tokenizer_locked(self._detokenize),
+            ("POST", protocol.RENDER_CHAT): self._tokenizer_locked(self._render_chat),
+        }
 
     def _output_rows(self) -> int:
         return self.model.get_output_embeddings().weight.shape[0]
@@ -113,27 +178,14 @@ class TeacherApp:
         return next(self.model.parameters()).device
 
     # ------------------------------------------------------------------------------------- dispatch
-    def handle(self, method: str, path: str, body: bytes | None) -> tuple[int, dict[str, Any]]:
-        """Answer one request; never raises."""
-        routes = {
-            ("GET", protocol.HEALTH): lambda _: {"status": "ok"},
-            ("GET", protocol.MODELS): lambda _: self._models(),
-            ("GET", protocol.TOKENIZER_INFO): lambda _: self.tokenizer_description,
-            ("POST", protocol.COMPLETIONS): self._completions,
-            ("POST", protocol.TOKENIZE): self._tokenizer_locked(self._tokenize),
-            ("POST", protocol.DETOKENIZE): self._tokenizer_locked(self._detokenize),
-            ("POST", protocol.RENDER_CHAT): self._tokenizer_locked(self._render_chat),
-        }
-        path = path.split("?", 1)[0].rstrip("/") or "/"
+    def handle(
+        self, method: str, path: str, body: bytes | None, authorization: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """Answer one request; never raises. ``authorization`` is the request's Authorization header."""
+        path = normalize_path(path)
         try:
-            route = routes.get((method, path))
-            if route is None:
-                if any(p == path for _, p in routes):
-                    raise BadRequest(f"{method} is not allowed on {path}", status=405)
-                raise BadRequest(
-                    f"no endpoint {path}; this server offers {', '.join(sorted({p for _, p in routes}))}",
-                    status=404,
-                )
+            self.admit(method, path, authorization, 0 if body is None else len(body))
+            route = self._routes[(method, path)]
             request = self._json(body) if method == "POST" else None
             return 200, route(request)
         except BadRequest as err:
@@ -141,6 +193,42 @@ class TeacherApp:
         except Exception as err:  # a scoring failure must be an answer, not a dead server
             logger.exception("failed to answer %s %s", method, path)
             return 500, protocol.error_body(f"{type(err).__name__}: {err}", 500)
+
+    def admit(self, method: str, path: str, authorization: str | None, body_bytes: int) -> None:
+        """Everything checked before a body is read: the endpoint, the method, the API key, the body size.
+
+        Raises :class:`BadRequest` (404, 405, 401 or 413). The HTTP layer calls it with the declared
+        Content-Length, so that a refused body is never stored.
+        """
+        path = normalize_path(path)
+        methods = sorted(m for m, p in self._routes if p == path)
+        if not methods:
+            offered = ", ".join(sorted({p for _, p in self._routes}))
+            raise BadRequest(
+                f"no endpoint {path if len(path) <= 80 else path[:77] + '...'}; this server offers {offered}",
+                status=404,
+            )
+        if path not in OPEN_ENDPOINTS:
+            self._check_key(authorization)
+        if method not in methods:
+            raise BadRequest(f"{method} is not allowed on {path}; it takes {', '.join(methods)}", status=405)
+        limit = self.limits.body_limit(path)
+        if body_bytes > limit:
+            raise BadRequest(f"the body has {body_bytes} bytes; the limit for {path} is {limit}", status=413)
+
+    def _check_key(self, authorization: str | None) -> None:
+        if self._api_key is None:
+            return
+        hint = (
+            f"send the header 'Authorization: Bearer KEY' (rlad: teacher_api_key or {protocol.API_KEY_ENV})"
+        )
+        if not authorization:
+            raise BadRequest(f"this server needs an API key: {hint}", status=401)
+        scheme, _, given = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
+            raise BadRequest(f"the Authorization header is not 'Bearer KEY': {hint}", status=401)
+        if not hmac.compare_digest(given.strip().encode(), self._api_key):
+            raise BadRequest("the API key is wrong", status=401)
 
     def _tokenizer_locked(self, route: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str, Any]]:
         def call(request: Any) -> dict[str, Any]:
@@ -152,9 +240,16 @@ class TeacherApp:
     @staticmethod
     def _json(body: bytes | None) -> dict[str, Any]:
         try:
-            request = json.loads(body or b"")
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            request = json.loads(body or b"", parse_constant=_refuse_constant)
+        except UnicodeDecodeError as err:
+            raise BadRequest(f"the body is not valid JSON (not UTF-8): {err}") from err
+        except RecursionError as err:
+            raise BadRequest("the body is not valid JSON here: it is nested too deeply") from err
+        except json.JSONDecodeError as err:
             raise BadRequest(f"the body is not valid JSON: {err}") from err
+        except ValueError as err:  # an integer of more than 4300 digits (Python's limit), NaN, Infinity
+            reason = str(err).split("; use sys.set_int_max_str_digits", 1)[0]
+            raise BadRequest(f"the body holds a number this server does not read: {reason}") from err
         if not isinstance(request, dict):
             raise BadRequest(f"the body must be a JSON object, got {type(request).__name__}")
         return request
@@ -165,7 +260,7 @@ class TeacherApp:
         model = request.get("model")
         if model is not None and model != self.model_name:
             raise BadRequest(
-                f"model {model!r} is not served here; this server serves {self.model_name!r}",
+                f"model {_short.repr(model)} is not served here; this server serves {self.model_name!r}",
                 status=404,
                 param="model",
             )
@@ -191,7 +286,7 @@ class TeacherApp:
             or not (math.isfinite(temperature) and temperature > 0)
         ):
             raise BadRequest(
-                f"temperature must be a positive number, got {temperature!r}", param="temperature"
+                f"temperature must be a positive number, got {_short.repr(temperature)}", param="temperature"
             )
         prompt = request.get("prompt")
         if isinstance(prompt, list) and prompt and all(type(t) is int for t in prompt):
@@ -248,10 +343,9 @@ class TeacherApp:
             sum(map(len, job.sequences)),
             time.perf_counter() - start,
         )
-        with self._tokenizer_lock:
-            texts = [
-                (self.tokenizer.convert_ids_to_tokens(t), self.tokenizer.decode(t)) for t in job.sequences
-            ]
+        with self._answer_lock:  # not _tokenizer_lock: a long /tokenize must not hold up scoring
+            decoder = self._answer_tokenizer
+            texts = [(decoder.convert_ids_to_tokens(t), decoder.decode(t)) for t in job.sequences]
         choices = []
         for i, (tokens, logps, (strings, text)) in enumerate(zip(job.sequences, scores, texts)):
             prompt_logprobs: list[dict[str, Any] | None] = [None]
@@ -330,8 +424,6 @@ class TeacherApp:
             prompt = request.get("prompt")
             if not isinstance(prompt, str):
                 raise BadRequest("prompt must be a string (or send messages)", param="prompt")
-            if len(prompt) > self.limits.max_total_tokens * 64:
-                raise BadRequest("prompt is too long", param="prompt")
             tokens = self.tokenizer(
                 prompt, add_special_tokens=self._flag(request, "add_special_tokens", True)
             )

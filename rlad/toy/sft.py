@@ -17,10 +17,9 @@ attends to the padding after it, and the model keeps the fast ``is_causal`` atte
 Optimiser: AdamW with linear warmup, a constant peak until ``decay_start`` (a fraction of the budget),
 then cosine (or linear) decay to ``min_lr_ratio * lr`` (``decay_start=0``: plain warmup + cosine;
 ``decay_start=0.75``: "warmup-stable-decay"), or decay on demand (``callback`` + ``anneal_steps``).
-Arithmetic is learnt in a sudden rise after a long plateau, and an early decay can starve it: the zoo's
-default profile keeps the peak rate until a probe sees the rise, then anneals.
-With a ``time_limit_s`` the schedule follows whichever budget runs out first (steps or seconds), so a
-time-limited run still ends with a decayed learning rate.
+Arithmetic is learnt in a sudden rise after a long plateau, and an early decay can starve it: a pair
+recipe (:mod:`rlad.toy.pair`) can keep the peak rate until a probe sees the rise, then anneal.
+The budget is a number of steps, never seconds, so a run is the same on a busy machine and an idle one.
 """
 
 from __future__ import annotations
@@ -135,7 +134,6 @@ def train_on_pairs(
     batch_size: int = 128,
     lr: float = 2e-3,
     seed: int = 0,
-    time_limit_s: float | None = None,
     warmup: float = 0.05,
     schedule: str = "cosine",
     decay_start: float = 0.0,
@@ -148,19 +146,15 @@ def train_on_pairs(
     callback: StepCallback | None = None,
     callback_every: int = 100,
     anneal_steps: int = 0,
-    anneal_sample_pairs: SamplePairs | None = None,
     length_buckets: int = 1,
 ) -> dict:
     """Train ``model`` in place on fresh pairs from ``sample_pairs`` with a completion-only loss.
 
-    Stops after ``steps`` optimiser steps or ``time_limit_s`` seconds, whichever comes first; ``warmup``
-    is a fraction of that budget. ``callback(step)`` runs every ``callback_every`` steps with the model
+    Stops after ``steps`` optimiser steps; ``warmup`` is a fraction of them. ``callback(step)`` runs every ``callback_every`` steps with the model
     in eval mode (e.g. to probe accuracy or keep a snapshot); its time is not counted as training time.
     When it returns True, training stops at once (``anneal_steps=0``), or the learning rate decays from
     its current value to ``min_lr_ratio * lr`` over ``anneal_steps`` more steps (cosine) and then
     training stops: "train at the peak rate until good enough, then anneal". ``steps`` caps both.
-    ``anneal_sample_pairs`` (default: ``sample_pairs``) draws the problems of that tail, so a curriculum
-    can mix easy problems in at the peak rate and anneal on the target distribution.
     ``length_buckets > 1`` sorts each batch by length and runs it as that many forward/backward passes:
     less padding (about 30% less compute on mixed 2-3 operand arithmetic with 3 buckets), same gradient.
 
@@ -177,8 +171,6 @@ def train_on_pairs(
         raise ValueError(
             f"need callback_every >= 1 and anneal_steps >= 0, got {callback_every}, {anneal_steps}"
         )
-    if time_limit_s is not None and time_limit_s <= 0:
-        raise ValueError(f"time_limit_s must be positive, got {time_limit_s}")
     if not 0.0 <= warmup < 1.0 or not 0.0 <= decay_start < 1.0:
         raise ValueError(f"warmup and decay_start must be in [0, 1), got {warmup}, {decay_start}")
     lr_multiplier(0.5, warmup, schedule, min_lr_ratio)  # validate the schedule name before training
@@ -202,14 +194,8 @@ def train_on_pairs(
     bar = tqdm(total=steps, desc=description, disable=not progress, dynamic_ncols=True)
     step = 0
     while step < steps:
-        elapsed = time.perf_counter() - start - callback_seconds
-        budget_used = step / steps
-        if time_limit_s is not None:
-            if elapsed >= time_limit_s:
-                break
-            budget_used = max(budget_used, elapsed / time_limit_s)
         if anneal_start is None:
-            multiplier = lr_multiplier(budget_used, warmup, schedule, min_lr_ratio, decay_start)
+            multiplier = lr_multiplier(step / steps, warmup, schedule, min_lr_ratio, decay_start)
         else:
             done = (step - anneal_start) / anneal_steps  # 0 -> 1 over the annealing tail
             if done >= 1.0:
@@ -218,10 +204,9 @@ def train_on_pairs(
         for group in optimizer.param_groups:
             group["lr"] = lr * multiplier
 
-        sampler = sample_pairs if anneal_start is None or anneal_sample_pairs is None else anneal_sample_pairs
         chunks = [
             encode_pairs(tokenizer, part)
-            for part in split_by_length(sampler(batch_size, rng), length_buckets)
+            for part in split_by_length(sample_pairs(batch_size, rng), length_buckets)
         ]
         n_labelled = sum(int((labels[:, 1:] != IGNORE_INDEX).sum()) for _, labels in chunks)
         optimizer.zero_grad(set_to_none=True)

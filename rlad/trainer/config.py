@@ -2,34 +2,38 @@
 
 Every GRPOConfig field keeps its meaning (rollouts, batch sizes, vLLM, logging, checkpoints). What
 this adds is validated in ``__post_init__`` so a bad value fails at construction, before any model
-is loaded. Defaults are the RLAD paper's: TRRD with alpha 0.5, clamp 1, clip 0.2 / 0.28, gates
-open, no teacher rollouts, no reference KL.
+is loaded, with one line per problem naming the value and what is allowed. An option that would be
+accepted and then ignored (a TRRD hyper-parameter under ``loss=kdrl``, ``kd_beta_end`` under a
+constant schedule, ...) is refused the same way.
+
+The objective's hyper-parameters are declared by the losses themselves (:mod:`rlad.objectives.spec`):
+their defaults and range checks come from there, and no loss is named here. Defaults are the RLAD
+paper's: TRRD with alpha 0.5, clamp 1, clip 0.2 / 0.28, gates open, no teacher rollouts, no reference KL.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from trl import GRPOConfig
 
-from rlad.objectives import ESTIMATORS, LOSSES
-from rlad.objectives.schedules import SCHEDULES
-from rlad.teacher import BACKENDS
-
-# TRL's aggregation (`loss_type`) -> ours. The other TRL loss types change the surrogate itself.
-AGGREGATION_OF_LOSS_TYPE = {
-    "grpo": "seq_mean_token_mean",
-    "bnpo": "token_mean",
-    "dr_grpo": "seq_mean_token_sum_norm",
-}
-TEACHER_ROLLOUT_WHEN = ("never", "all_failed", "always")
-LOSSES_NEEDING_TEACHER = ("trrd", "kdrl", "opd")
+from rlad.objectives import LOSSES, HyperParam, LossSpec, coefficient_at
+from rlad.objectives.losses import ALPHA, CLAMP, CLAMP_MODE, KD_BETA, KD_ESTIMATOR, KD_MASK_ABOVE_REWARD
+from rlad.trainer import config_checks as checks
+from rlad.trainer.config_checks import AGGREGATION_OF_LOSS_TYPE
 
 
 def _help(text: str) -> dict:
     return {"help": text}
+
+
+def _from(param: HyperParam) -> Any:
+    """A config field whose default and help are the loss's own declaration."""
+    return field(default=param.default, metadata=_help(param.help))
 
 
 @dataclass
@@ -74,20 +78,39 @@ class RLADConfig(GRPOConfig):
     teacher_max_concurrency: int = field(
         default=4, metadata=_help("remote: scoring requests in flight at once.")
     )
+    teacher_api_key: str | None = field(
+        default=None,
+        repr=False,
+        metadata=_help(
+            "remote: the key `rlad serve-teacher --api-key` expects (None: $RLAD_TEACHER_API_KEY, read "
+            "when the client is built, so that it is not saved with the run's arguments)."
+        ),
+    )
     teacher_batch_size: int | None = field(
         default=None,
         metadata=_help("Sequences per teacher forward when scoring (None: the whole batch at once)."),
     )
-    # The objective.
-    loss: str = field(default="trrd", metadata=_help("Objective: trrd (RLAD), kdrl, grpo or opd."))
-    alpha: float = field(
-        default=0.5,
-        metadata=_help(
-            "TRRD weight of the old student in the trust-region anchor; 1 is exactly GRPO (not 0)."
-        ),
+    # The objective: the loss and its hyper-parameters (declared in rlad.objectives.losses).
+    loss: str = field(
+        default="trrd", metadata=_help(f"Objective, a registered loss: {', '.join(LOSSES.names())}.")
     )
-    teacher_log_ratio_clamp: float | None = field(
-        default=1.0, metadata=_help("TRRD bound c on |log(pi_S / pi_T)|; None disables the clamp.")
+    alpha: float = _from(ALPHA)
+    teacher_log_ratio_clamp: float | None = _from(CLAMP)
+    clamp_mode: str = _from(CLAMP_MODE)
+    kd_beta: float = _from(KD_BETA)
+    kd_estimator: str = _from(KD_ESTIMATOR)
+    kd_mask_above_reward: float | None = _from(KD_MASK_ABOVE_REWARD)
+    kd_beta_end: float | None = field(
+        default=None, metadata=_help("KDRL coefficient at the last step for kd_schedule=linear (KDRL: 1e-3).")
+    )
+    kd_schedule: str = field(
+        default="constant", metadata=_help("KDRL coefficient schedule: constant or linear.")
+    )
+    loss_params: dict[str, Any] | None = field(
+        default=None,
+        metadata=_help(
+            "Hyper-parameters of a loss registered outside rlad (name -> value; those with no field here)."
+        ),
     )
     loss_type: str = field(
         default="grpo",
@@ -96,22 +119,11 @@ class RLADConfig(GRPOConfig):
         ),
     )
     epsilon_high: float | None = field(default=0.28, metadata=_help("Upper clip epsilon (the paper: 0.28)."))
-    # KDRL / OPD.
-    kd_beta: float = field(
-        default=5e-3, metadata=_help("KDRL coefficient of KL(student || teacher) (at step 0).")
-    )
-    kd_beta_end: float | None = field(
-        default=None, metadata=_help("KDRL coefficient at the last step for kd_schedule=linear (KDRL: 1e-3).")
-    )
-    kd_schedule: str = field(
-        default="constant", metadata=_help("KDRL coefficient schedule: constant or linear.")
-    )
-    kd_estimator: str = field(
-        default="k2", metadata=_help("Per-token KL estimator for kdrl / opd: k1, k2, k3.")
-    )
-    kd_mask_above_reward: float | None = field(
-        default=None,
-        metadata=_help("KDRL reward-guided mask: no KD term on sequences with reward above this."),
+    advantage_std: str = field(
+        default="sample",
+        metadata=_help(
+            "Std that scales group advantages: sample (TRL's, Bessel-corrected) or population (the paper's)."
+        ),
     )
     # Explicit imitation gates (spec section 4); None = open.
     gate_align_tau: float | None = field(
@@ -147,37 +159,13 @@ class RLADConfig(GRPOConfig):
             # Under torchrun on CPU, accelerate only sets up multi-process (gloo) training with use_cpu;
             # without it each rank believes it is alone and TRL's cross-rank gathers silently do nothing.
             self.use_cpu = True
+        errors = checks.range_errors(self)  # before TRL's own checks, which divide by num_generations
+        if errors:
+            raise ValueError("invalid RLADConfig: " + "; ".join(errors))
         super().__post_init__()
-        errors = []
-        if self.loss not in LOSSES:
-            errors.append(f"loss={self.loss!r} is not one of {', '.join(LOSSES.names())}")
-        if not 0.0 <= self.alpha <= 1.0:
-            errors.append(f"alpha={self.alpha} must be in [0, 1] (1 is GRPO)")
-        if self.teacher_log_ratio_clamp is not None and self.teacher_log_ratio_clamp <= 0:
-            errors.append(f"teacher_log_ratio_clamp={self.teacher_log_ratio_clamp} must be positive or None")
-        if self.loss_type not in AGGREGATION_OF_LOSS_TYPE:
-            errors.append(
-                f"loss_type={self.loss_type!r} is not supported by rlad; use one of "
-                f"{', '.join(AGGREGATION_OF_LOSS_TYPE)}"
-            )
-        if self.kd_estimator not in ESTIMATORS:
-            errors.append(f"kd_estimator={self.kd_estimator!r} is not one of {', '.join(ESTIMATORS)}")
-        if self.kd_schedule not in SCHEDULES:
-            errors.append(f"kd_schedule={self.kd_schedule!r} is not one of {', '.join(SCHEDULES)}")
-        if self.kd_schedule == "linear" and self.kd_beta_end is None:
-            errors.append("kd_schedule='linear' needs kd_beta_end")
-        if self.kd_beta < 0:
-            errors.append(f"kd_beta={self.kd_beta} must be >= 0")
-        if self.teacher_rollouts_when not in TEACHER_ROLLOUT_WHEN:
-            errors.append(
-                f"teacher_rollouts_when={self.teacher_rollouts_when!r} is not one of {', '.join(TEACHER_ROLLOUT_WHEN)}"
-            )
-        if self.teacher_rollouts_per_prompt < 0:
-            errors.append(f"teacher_rollouts_per_prompt={self.teacher_rollouts_per_prompt} must be >= 0")
-        if self.gate_explore_rate is not None and not 0.0 < self.gate_explore_rate <= 1.0:
-            errors.append(f"gate_explore_rate={self.gate_explore_rate} must be in (0, 1]")
-        if self.beta != 0.0 and self.loss != "grpo":
-            errors.append(f"beta={self.beta} (reference KL) is only supported with loss='grpo'")
+        errors = (
+            checks.objective_errors(self) + checks.rollout_errors(self) + checks.teacher_backend_errors(self)
+        )
         unsupported = {
             "top_entropy_quantile": (self.top_entropy_quantile, 1.0),
             "off_policy_mask_threshold": (self.off_policy_mask_threshold, None),
@@ -191,42 +179,67 @@ class RLADConfig(GRPOConfig):
                 errors.append(
                     f"{name}={value!r} is a TRL option rlad's losses do not implement (keep {default!r})"
                 )
-        errors += self._teacher_backend_errors()
         if errors:
             raise ValueError("invalid RLADConfig: " + "; ".join(errors))
 
-    def _teacher_backend_errors(self) -> list[str]:
-        errors = []
-        if self.teacher_backend not in BACKENDS:
-            errors.append(
-                f"teacher_backend={self.teacher_backend!r} is not one of {', '.join(BACKENDS.names())}"
-            )
-        if self.teacher_backend == "remote" and not self.teacher_url:
-            errors.append("teacher_backend='remote' needs teacher_url")
-        if self.teacher_url and self.teacher_backend != "remote":
-            errors.append(
-                f"teacher_url is only used with teacher_backend='remote' (not {self.teacher_backend!r})"
-            )
-        if self.teacher_backend == "remote" and self.teacher_rollouts_per_prompt > 0:
-            errors.append(
-                "teacher rollouts generate with the teacher's weights: use teacher_backend local or offload"
-            )
-        if self.teacher_timeout_s <= 0:
-            errors.append(f"teacher_timeout_s={self.teacher_timeout_s} must be positive")
-        if self.teacher_max_retries < 0:
-            errors.append(f"teacher_max_retries={self.teacher_max_retries} must be >= 0")
-        if self.teacher_max_concurrency < 1:
-            errors.append(f"teacher_max_concurrency={self.teacher_max_concurrency} must be >= 1")
-        return errors
+    # ------------------------------------------------------------------------------- secrets
+    def to_dict(self) -> dict[str, Any]:
+        """TRL's dict (what loggers and ``trainer_state`` see) with the teacher's API key masked."""
+        data = super().to_dict()
+        if data.get("teacher_api_key") is not None:
+            data["teacher_api_key"] = "<TEACHER_API_KEY>"
+        return data
+
+    def __str__(self) -> str:
+        shown = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        for name in shown:
+            if name.endswith("_token") or (name == "teacher_api_key" and shown[name] is not None):
+                shown[name] = f"<{name.upper()}>"
+        lines = "".join(f"{name}={value},\n" for name, value in sorted(shown.items()))
+        return f"{type(self).__name__}(\n{lines})"
+
+    __repr__ = __str__
+
+    # ------------------------------------------------------------------------------- derived values
+    @property
+    def loss_spec(self) -> LossSpec:
+        return LOSSES.get(self.loss)
 
     @property
     def needs_teacher(self) -> bool:
-        return self.loss in LOSSES_NEEDING_TEACHER or self.teacher_rollouts_per_prompt > 0
+        return self.loss_spec.needs_teacher or self.teacher_rollouts_per_prompt > 0
 
     @property
     def aggregation(self) -> str:
         return AGGREGATION_OF_LOSS_TYPE[self.loss_type]
 
     @property
+    def eps_low(self) -> float:
+        return self.epsilon
+
+    @property
+    def eps_high(self) -> float:
+        return self.epsilon_high if self.epsilon_high is not None else self.epsilon  # TRL's rule
+
+    @property
+    def norm_constant(self) -> int:
+        return self.max_completion_length
+
+    @property
     def any_gate(self) -> bool:
         return any(v is not None for v in (self.gate_align_tau, self.gate_adv_tau, self.gate_explore_rate))
+
+    def loss_settings(self, step: int, total_steps: int) -> dict[str, Any]:
+        """The value of each hyper-parameter the loss declares, at optimisation ``step`` of ``total_steps``."""
+        settings = {}
+        for param in self.loss_spec.params:
+            if param.config_field is None:
+                settings[param.name] = (self.loss_params or {}).get(param.name, param.default)
+                continue
+            value = getattr(self, param.config_field)
+            if param.schedule:
+                kind_field, end_field = param.schedule
+                kind, end = getattr(self, kind_field), getattr(self, end_field)
+                value = coefficient_at(step, max(total_steps, 1), value, end, kind)
+            settings[param.name] = value
+        return settings

@@ -7,7 +7,8 @@ for every group), they are verified with the same reward functions, and each *co
 one of the group's student completions (the last ones), so the group keeps its size G.
 
 How they are weighted: exactly like the student's completions. The group's advantages are
-recomputed with TRL's formula (mean and sample std over the G members), so a correct teacher answer
+recomputed with the run's formula (mean and std over the G members, the std chosen by
+``advantage_std``; ``scale_rewards="batch"`` is refused with teacher rollouts), so a correct teacher answer
 among failures gets a large positive advantage and the failures a negative one; every sequence
 counts once in the aggregation. Their old log-probs are the student's own log-probs of the teacher's
 tokens (the behaviour policy did not generate them), so the student term of the ratio starts at 1;
@@ -15,20 +16,21 @@ under TRRD the teacher term still sits inside the clip, which bounds how far one
 can pull the student.
 
 Requires each group to live on one process (the per-process generation batch a multiple of G) and
-a local teacher model (generation needs the weights).
+a local teacher model (generation needs the weights). The trainer hands this module what it needs
+explicitly (:class:`RolloutSettings`, the reward functions, a student re-scorer and a logger), so it
+never sees the trainer.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 
-from rlad.objectives import group_advantages
+from rlad.objectives import group_advantages, group_success_rate, weighted_rewards
 from rlad.teacher import LocalTeacher
-
-if TYPE_CHECKING:
-    from rlad.trainer.trainer import RLADTrainer
 
 # (B, T) tensors TRL may put in the batch, with the value that pads them when the width grows.
 _TOKEN_FIELDS = {
@@ -40,78 +42,93 @@ _TOKEN_FIELDS = {
     "tool_mask": 1,
 }
 
+# (ids (n, L), mask (n, L), T) -> the student's log-probs (n, T) of the last T tokens, no gradient.
+StudentScorer = Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class RolloutSettings:
+    """What the teacher rollouts read from the run's configuration."""
+
+    per_prompt: int  # k teacher completions per selected prompt
+    when: str  # "all_failed" or "always"
+    num_generations: int  # G, the group size
+    success_threshold: float
+    scale_rewards: str  # "group" or "none"
+    advantage_std: str  # "sample" (TRL) or "population"
+    max_new_tokens: int
+    temperature: float
+    top_p: float
+
 
 class TeacherRollouts:
-    def __init__(self, trainer: RLADTrainer) -> None:
-        self.trainer = trainer
-        self.k = trainer.args.teacher_rollouts_per_prompt
-        self.when = trainer.args.teacher_rollouts_when
-        if self.when == "never":
-            raise ValueError(
-                "teacher_rollouts_per_prompt > 0 needs teacher_rollouts_when='all_failed' or 'always'"
-            )
-        if not isinstance(trainer.teacher, LocalTeacher):
+    def __init__(
+        self,
+        settings: RolloutSettings,
+        teacher: Any,
+        tokenizer: Any,
+        reward_funcs: Sequence[Callable],
+        reward_weights: torch.Tensor,
+        score_student: StudentScorer,
+        log: Callable[[str, float], None],
+    ) -> None:
+        if not isinstance(teacher, LocalTeacher):
             raise ValueError("teacher rollouts need a local teacher model (generation needs its weights)")
-        if self.k >= trainer.num_generations:
-            raise ValueError(
-                f"teacher_rollouts_per_prompt={self.k} must be smaller than num_generations="
-                f"{trainer.num_generations} so each group keeps at least one student completion"
-            )
-        if not all(callable(f) and not isinstance(f, torch.nn.Module) for f in trainer.reward_funcs):
+        if not all(callable(f) and not isinstance(f, torch.nn.Module) for f in reward_funcs):
             raise ValueError(
                 "teacher rollouts are verified with function rewards; reward models are not supported"
             )
+        self.settings, self.teacher, self.tokenizer = settings, teacher, tokenizer
+        self.reward_funcs, self.reward_weights = list(reward_funcs), reward_weights
+        self.score_student, self.log = score_student, log
 
     def apply(self, inputs: list[dict], output: dict[str, Any]) -> dict[str, Any]:
-        G = self.trainer.num_generations
+        G = self.settings.num_generations
         B = output["completion_ids"].shape[0]
         if B % G:
             raise ValueError(f"teacher rollouts need whole groups on each process; got {B} rows for G={G}")
-        selected = [g for g in range(B // G) if self.when == "always" or output["group_success"][g * G] == 0]
+        always = self.settings.when == "always"
+        selected = [g for g in range(B // G) if always or output["group_success"][g * G] == 0]
         accepted = 0
         for g in selected:
             accepted += self._replace_in_group(inputs, output, g * G, G)
-        mode_metrics = self.trainer._metrics["train"]
-        mode_metrics["teacher_rollouts/groups"].append(float(len(selected)))
-        mode_metrics["teacher_rollouts/accepted"].append(float(accepted))
+        self.log("teacher_rollouts/groups", float(len(selected)))
+        self.log("teacher_rollouts/accepted", float(accepted))
         return output
 
     def _replace_in_group(self, inputs: list[dict], output: dict[str, Any], start: int, G: int) -> int:
-        trainer, teacher = self.trainer, self.trainer.teacher
-        tokenizer = trainer.processing_class
+        settings, tokenizer = self.settings, self.tokenizer
         prompt_row = output["prompt_ids"][start][output["prompt_mask"][start].bool()]  # (P_real,)
-        completions = self._generate(teacher, prompt_row)  # list of k token-id lists
+        completions = self._generate(prompt_row)  # list of k token-id lists
         texts = tokenizer.batch_decode(completions, skip_special_tokens=True)
         rewards = self._rewards(inputs[start], texts, completions)  # (k,)
-        correct = [i for i in range(len(texts)) if rewards[i] >= trainer.args.success_threshold]
+        correct = [i for i in range(len(texts)) if rewards[i] >= settings.success_threshold]
         if not correct:
             return 0
         rows = list(range(start + G - len(correct), start + G))  # the group's last members make room
         for row, i in zip(rows, correct):
             self._write_row(output, row, completions[i], tokenizer.pad_token_id)
             output["rewards"][row] = rewards[i]
-        group = output["rewards"][start : start + G].view(1, G)  # (1, G)
-        scale = "none" if trainer.scale_rewards == "none" else "group"
+        group = output["rewards"][start : start + G]  # (G,)
         output["advantages"][start : start + G] = group_advantages(
-            group, scale=scale, std="sample", eps=1e-4
+            group.view(1, G), scale=settings.scale_rewards, std=settings.advantage_std, eps=1e-4
         )[0]
-        success = (group >= trainer.args.success_threshold).float().mean()
-        output["group_success"][start : start + G] = success
+        output["group_success"][start : start + G] = group_success_rate(group, G, settings.success_threshold)
         if "old_per_token_logps" in output:
             self._rescore_student(output, rows)
         return len(correct)
 
     @torch.no_grad()
-    def _generate(self, teacher: LocalTeacher, prompt_row: torch.Tensor) -> list[list[int]]:
-        args, tokenizer = self.trainer.args, self.trainer.processing_class
-        ids = prompt_row.to(teacher.device).unsqueeze(0).repeat(self.k, 1)  # (k, P_real)
+    def _generate(self, prompt_row: torch.Tensor) -> list[list[int]]:
+        settings, tokenizer, teacher = self.settings, self.tokenizer, self.teacher
+        ids = prompt_row.to(teacher.device).unsqueeze(0).repeat(settings.per_prompt, 1)  # (k, P_real)
         out = teacher.model.generate(
             input_ids=ids,
             attention_mask=torch.ones_like(ids),
-            max_new_tokens=args.max_completion_length,
+            max_new_tokens=settings.max_new_tokens,
             do_sample=True,
-            temperature=args.temperature,
-            top_p=args.top_p,
+            temperature=settings.temperature,
+            top_p=settings.top_p,
             pad_token_id=tokenizer.pad_token_id,
             eos_token_id=tokenizer.eos_token_id,
         )[:, ids.shape[1] :]  # (k, T_new)
@@ -125,14 +142,23 @@ class TeacherRollouts:
         return completions
 
     def _rewards(self, example: dict, texts: list[str], completions: list[list[int]]) -> torch.Tensor:
-        trainer = self.trainer
         columns = {key: [example[key]] * len(texts) for key in example if key not in ("prompt", "completion")}
         prompts = [example["prompt"]] * len(texts)
-        total = torch.zeros(len(texts))
-        for func, weight in zip(trainer.reward_funcs, trainer.reward_weights.tolist()):
-            values = func(prompts=prompts, completions=texts, completion_ids=completions, **columns)
-            total += weight * torch.tensor([float("nan") if v is None else v for v in values]).nan_to_num(0.0)
-        return total
+        per_func = torch.stack(
+            [
+                torch.tensor(
+                    [
+                        float("nan") if v is None else float(v)
+                        for v in func(
+                            prompts=prompts, completions=texts, completion_ids=completions, **columns
+                        )
+                    ]
+                )
+                for func in self.reward_funcs
+            ],
+            dim=1,
+        )  # (k, F)
+        return weighted_rewards(per_func, self.reward_weights.cpu())  # (k,)
 
     def _write_row(self, output: dict[str, Any], row: int, tokens: list[int], pad_id: int) -> None:
         width = output["completion_ids"].shape[1]
@@ -158,12 +184,9 @@ class TeacherRollouts:
                 output[name] = pad(output[name], (0, grow), value=fill)
 
     def _rescore_student(self, output: dict[str, Any], rows: list[int]) -> None:
-        trainer = self.trainer
         index = torch.tensor(rows, device=output["prompt_ids"].device)
-        ids = torch.cat([output["prompt_ids"][index], output["completion_ids"][index]], dim=1)
-        mask = torch.cat([output["prompt_mask"][index], output["completion_mask"][index]], dim=1)
-        with torch.no_grad():
-            logps, _, _ = trainer._get_per_token_logps_and_entropies(
-                trainer.model, ids, mask, output["completion_ids"].shape[1]
-            )
-        output["old_per_token_logps"][index] = logps
+        ids = torch.cat([output["prompt_ids"][index], output["completion_ids"][index]], dim=1)  # (n, L)
+        mask = torch.cat([output["prompt_mask"][index], output["completion_mask"][index]], dim=1)  # (n, L)
+        output["old_per_token_logps"][index] = self.score_student(
+            ids, mask, output["completion_ids"].shape[1]
+        )

@@ -9,14 +9,16 @@ One batch, top to bottom (spec section 5):
    backend (:mod:`rlad.teacher`). It also keeps each completion's reward and its group's success rate.
 3. Selection: the optional explicit gates (:mod:`rlad.objectives.gates`) choose per sequence whether
    the teacher anchors its trust region.
-4. Update: :meth:`_compute_loss` calls one pure objective from :data:`rlad.objectives.LOSSES`
-   (``trrd``, ``kdrl``, ``grpo``, ``opd``). This is where the teacher enters the ratio.
+4. Update: :meth:`_compute_loss` calls one pure objective from :data:`rlad.objectives.LOSSES` with
+   exactly the tensors and hyper-parameters its registration declares. This is where the teacher
+   enters the ratio. No loss is named in this file: what a loss needs is read from its spec.
 
 What is overridden from ``trl.GRPOTrainer`` (TRL pinned to 1.16.x) and why:
 
 * ``__init__``: load the teacher and run the tokenizer pre-flight check before any training.
 * ``_calculate_rewards``: keep the (all-process) rewards so gates and logs can see them.
-* ``_generate_and_score_completions``: add teacher log-probs, rewards and group success rates.
+* ``_generate_and_score_completions``: add teacher log-probs, rewards and group success rates
+  (and, with ``advantage_std="population"``, replace TRL's advantages by the paper's).
 * ``_compute_loss``: replace TRL's loss maths with our registered objectives; everything else TRL
   does there (student log-probs, old log-probs, gradient-accumulation scaling, metric logging)
   is kept the same, so ``loss="grpo"`` reproduces TRL's GRPO to float rounding.
@@ -24,7 +26,6 @@ What is overridden from ``trl.GRPOTrainer`` (TRL pinned to 1.16.x) and why:
 
 from __future__ import annotations
 
-import inspect
 import time
 from typing import Any
 
@@ -32,7 +33,14 @@ import torch
 from transformers import PreTrainedModel
 from trl import GRPOTrainer
 
-from rlad.objectives import LOSSES, coefficient_at, gated_alpha, imitation_gates
+from rlad.objectives import (
+    gated_alpha,
+    group_advantages,
+    group_success_rate,
+    imitation_gates,
+    masked_mean,
+    weighted_rewards,
+)
 from rlad.teacher import (
     TeacherScorer,
     build_teacher,
@@ -41,7 +49,7 @@ from rlad.teacher import (
     load_teacher_tokenizer,
 )
 from rlad.trainer.config import RLADConfig
-from rlad.trainer.teacher_rollouts import TeacherRollouts
+from rlad.trainer.teacher_rollouts import RolloutSettings, TeacherRollouts
 
 
 class RLADTrainer(GRPOTrainer):
@@ -70,6 +78,10 @@ class RLADTrainer(GRPOTrainer):
             raise ValueError(
                 f"loss={args.loss!r} needs a teacher: set teacher_model (or teacher_url) or pass teacher="
             )
+        if isinstance(model, str):  # packaged real models and toy: specs resolve to a folder
+            from rlad.models import resolve_model
+
+            model = resolve_model(model)
         teacher_model = None
         remote = args.teacher_backend == "remote"
         if teacher is None and args.teacher_model is not None and args.needs_teacher and not remote:
@@ -89,9 +101,10 @@ class RLADTrainer(GRPOTrainer):
         self.teacher = self._build_teacher(
             teacher if teacher is not None else teacher_model, teacher_tokenizer
         )
-        self.loss_fn = LOSSES.get(args.loss)
-        self._loss_params = set(inspect.signature(self.loss_fn).parameters)
-        self.teacher_rollouts = TeacherRollouts(self) if args.teacher_rollouts_per_prompt > 0 else None
+        self.loss_spec = args.loss_spec
+        self.teacher_rollouts = (
+            self._build_teacher_rollouts() if args.teacher_rollouts_per_prompt > 0 else None
+        )
         self._last_rewards_per_func: torch.Tensor | None = None
 
     # ----------------------------------------------------------------------------------- teacher set-up
@@ -109,6 +122,7 @@ class RLADTrainer(GRPOTrainer):
                 max_concurrency=args.teacher_max_concurrency,
                 timeout_s=args.teacher_timeout_s,
                 max_retries=args.teacher_max_retries,
+                api_key=args.teacher_api_key,
             )
         if teacher is None:
             return None
@@ -136,6 +150,34 @@ class RLADTrainer(GRPOTrainer):
         check_tokenizers_match(self.processing_class, teacher.tokenizer, teacher_embedding_rows=rows)
         return teacher
 
+    def _build_teacher_rollouts(self) -> TeacherRollouts:
+        args = self.args
+        settings = RolloutSettings(
+            per_prompt=args.teacher_rollouts_per_prompt,
+            when=args.teacher_rollouts_when,
+            num_generations=self.num_generations,
+            success_threshold=args.success_threshold,
+            scale_rewards=self.scale_rewards,
+            advantage_std=args.advantage_std,
+            max_new_tokens=args.max_completion_length,
+            temperature=args.temperature,
+            top_p=args.top_p,
+        )
+
+        @torch.no_grad()
+        def score_student(ids: torch.Tensor, mask: torch.Tensor, num_completion: int) -> torch.Tensor:
+            return self._get_per_token_logps_and_entropies(self.model, ids, mask, num_completion)[0]
+
+        return TeacherRollouts(
+            settings,
+            teacher=self.teacher,
+            tokenizer=self.processing_class,
+            reward_funcs=self.reward_funcs,
+            reward_weights=self.reward_weights,
+            score_student=score_student,
+            log=lambda name, value: self._metrics["train"][name].append(value),
+        )
+
     # ---------------------------------------------------------------------------- rollouts and scoring
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
@@ -145,11 +187,10 @@ class RLADTrainer(GRPOTrainer):
     def _generate_and_score_completions(self, inputs):
         output = super()._generate_and_score_completions(inputs)
         mode = "train" if self.model.training else "eval"
-        rewards, group_success = self._local_rewards(len(inputs), mode)
-        output["rewards"], output["group_success"] = rewards, group_success
+        output.update(self._local_rewards(len(inputs), mode))
         if self.teacher_rollouts is not None and mode == "train":
             output = self.teacher_rollouts.apply(inputs, output)
-        if self.teacher is not None and self.args.loss != "grpo":
+        if self.teacher is not None and self.loss_spec.needs_teacher:
             start = time.perf_counter()
             output["teacher_per_token_logps"] = self.teacher.score(
                 output["prompt_ids"],
@@ -160,17 +201,24 @@ class RLADTrainer(GRPOTrainer):
             self._metrics[mode]["timing/teacher_scoring_s"].append(time.perf_counter() - start)
         return output
 
-    def _local_rewards(self, num_local: int, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """This process's total rewards (B,) and the success rate of each completion's group (B,)."""
+    def _local_rewards(self, num_local: int, mode: str) -> dict[str, torch.Tensor]:
+        """This process's total rewards (B,), its groups' success rates (B,) and, when the population std
+        is asked for, its advantages (B,) recomputed from all processes' rewards."""
         per_func = self._last_rewards_per_func  # (N, n_funcs) over all processes
-        rewards = (per_func * self.reward_weights.to(per_func.device).unsqueeze(0)).nansum(dim=1)  # (N,)
+        rewards = weighted_rewards(per_func, self.reward_weights)  # (N,)
         G = self.num_generations if mode == "train" else self.num_generations_eval
-        success = (rewards >= self.args.success_threshold).float().view(-1, G).mean(dim=1)  # (N / G,)
-        group_success = success.repeat_interleave(G)  # (N,)
-        local = slice(
-            self.accelerator.process_index * num_local, (self.accelerator.process_index + 1) * num_local
-        )
-        return rewards[local], group_success[local]
+        rank = self.accelerator.process_index
+        local = slice(rank * num_local, (rank + 1) * num_local)
+        out = {
+            "rewards": rewards[local],
+            "group_success": group_success_rate(rewards, G, self.args.success_threshold)[local],
+        }
+        if self.args.advantage_std != "sample":
+            unscorable = torch.isnan(per_func).all(dim=1)  # (N,): TRL leaves these out of the baseline
+            grouped = torch.where(unscorable, torch.nan, rewards).view(-1, G)  # (N / G, G)
+            advantages = group_advantages(grouped, self.scale_rewards, self.args.advantage_std, eps=1e-4)
+            out["advantages"] = advantages.view(-1)[local]  # (B,)
+        return out
 
     # ------------------------------------------------------------------------------------------ update
     def _compute_loss(self, model, inputs):
@@ -190,7 +238,7 @@ class RLADTrainer(GRPOTrainer):
         old_logp = logp.detach() if old_logp is None else old_logp  # (B, T)
         mode = "train" if self.model.training else "eval"
 
-        available = {
+        batch = {
             "logp": logp,
             "old_logp": old_logp,
             "teacher_logp": inputs.get("teacher_per_token_logps"),
@@ -201,63 +249,38 @@ class RLADTrainer(GRPOTrainer):
             "group_success": inputs["group_success"],
             "token_weights": inputs.get("importance_sampling_ratio"),
         }
-        params, extra_metrics = self._loss_hyperparameters(available)
-        loss, metrics = self.loss_fn(**self._loss_arguments(available, params))
+        settings, gate_metrics = self._loss_settings(batch)
+        loss, metrics = self.loss_spec(**self.loss_spec.arguments(batch, settings))
         if mode == "train":
             loss = loss / self.current_gradient_accumulation_steps  # TRL's scaling for gradient accumulation
 
-        metrics = {**metrics, **extra_metrics}
-        metrics["entropy"] = (entropies * mask).sum() / mask.sum().clamp(min=1)
+        undeclared = set(metrics) - set(self.loss_spec.metrics)
+        if undeclared:
+            raise ValueError(f"loss {self.args.loss!r} logged undeclared metrics {sorted(undeclared)}")
+        metrics = {**metrics, **gate_metrics, "entropy": masked_mean(entropies, mask)}
         self._log_loss_metrics(mode, metrics)
         return loss
 
-    def _loss_arguments(self, tensors: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-        """What the chosen objective's signature asks for. A tensor that is absent (None) is left out;
-        a hyperparameter is passed even when None, which can mean "off" (e.g. clamp=None)."""
-        call = {k: v for k, v in tensors.items() if k in self._loss_params and v is not None}
-        call.update({k: v for k, v in params.items() if k in self._loss_params})
-        return call
-
-    def _loss_hyperparameters(
-        self, tensors: dict[str, Any]
-    ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-        """The floats each objective takes, from the config; TRRD's alpha per sequence when gates are on."""
+    def _loss_settings(self, batch: dict[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """The declared hyper-parameters at this step; the gated one per sequence (B, 1) when gates are on."""
         args = self.args
-        params: dict[str, Any] = {
-            "eps_low": self.epsilon_low,
-            "eps_high": self.epsilon_high,
-            "aggregation": args.aggregation,
-            "norm_constant": args.max_completion_length,
-            "beta": self.beta,
-            "alpha": args.alpha,
-            "clamp": args.teacher_log_ratio_clamp,
-            "kd_estimator": args.kd_estimator,
-            "kd_mask_above_reward": args.kd_mask_above_reward,
-            "kd_beta": coefficient_at(
-                self.state.global_step,
-                max(self.state.max_steps, 1),
-                args.kd_beta,
-                args.kd_beta_end,
-                args.kd_schedule,
-            ),
-        }
-        metrics: dict[str, torch.Tensor] = {}
-        if args.loss == "kdrl":
-            metrics["kd/beta"] = torch.tensor(params["kd_beta"])
-        if args.loss == "trrd" and args.any_gate:
-            is_open, metrics = imitation_gates(
-                old_logp=tensors["old_logp"],
-                teacher_logp=tensors["teacher_logp"],
-                mask=tensors["mask"],
-                advantages=tensors["advantages"],
-                group_success=tensors["group_success"],
-                align_tau=args.gate_align_tau,
-                adv_tau=args.gate_adv_tau,
-                adv_positive_only=args.gate_adv_positive_only,
-                explore_rate=args.gate_explore_rate,
-            )
-            params["alpha"] = gated_alpha(args.alpha, is_open, dtype=tensors["logp"].dtype)  # (B, 1)
-        return params, metrics
+        settings = args.loss_settings(self.state.global_step, self.state.max_steps)
+        if not args.any_gate:
+            return settings, {}
+        is_open, metrics = imitation_gates(
+            old_logp=batch["old_logp"],
+            teacher_logp=batch["teacher_logp"],
+            mask=batch["mask"],
+            advantages=batch["advantages"],
+            group_success=batch["group_success"],
+            align_tau=args.gate_align_tau,
+            adv_tau=args.gate_adv_tau,
+            adv_positive_only=args.gate_adv_positive_only,
+            explore_rate=args.gate_explore_rate,
+        )
+        gated = self.loss_spec.gated
+        settings[gated] = gated_alpha(settings[gated], is_open, dtype=batch["logp"].dtype)  # (B, 1)
+        return settings, metrics
 
     def _log_loss_metrics(self, mode: str, metrics: dict[str, torch.Tensor]) -> None:
         """Average each scalar over processes (same key order on every rank) and hand it to TRL's logger."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 from transformers import AutoModelForCausalLM
 
@@ -86,3 +87,33 @@ def test_sft_distill_trains_on_accepted_samples(rlad_cli, recipe_file, tmp_path,
     assert [r["step"] for r in records if "eval/mean_at_k" in r] == [2, 3]
     assert len((run / "sft_data.jsonl").read_text().splitlines()) == 16
     AutoModelForCausalLM.from_pretrained(run / "final")
+
+
+def test_sft_distill_refuses_a_used_folder_and_resumes_without_resampling(
+    rlad_cli, recipe_file, tmp_path, monkeypatch
+):
+    def solving_teacher(teacher, prompts, n, **sampling):
+        groups = []
+        for prompt in prompts:
+            numbers = [int(x) for x in prompt.rstrip("=").replace("-", "+").split("+")]
+            groups.append([scratchpad(numbers, [c for c in prompt if c in "+-"])[0]] * n)
+        return groups
+
+    monkeypatch.setattr(sft, "sample_teacher", solving_teacher)
+    path, run = recipe_file(), tmp_path / "run"
+    assert rlad_cli("sft-distill", path, "--samples-per-prompt", 2)[0] == 0
+    code, _, err = rlad_cli("sft-distill", path, "--samples-per-prompt", 2)
+    assert code == 2 and "already holds a run" in err and len(err.strip().splitlines()) == 1
+
+    shutil.rmtree(run / "checkpoint-3")  # killed after logging step 3, before its checkpoint was saved
+
+    def no_teacher(*args, **kwargs):
+        raise AssertionError("a resumed run reuses the saved teacher samples")
+
+    monkeypatch.setattr(sft, "sample_teacher", no_teacher)
+    code, out, err = rlad_cli("sft-distill", path, "--samples-per-prompt", 2, "max_steps=4", "--resume")
+    assert code == 0, err
+    assert "16/32 teacher samples accepted" not in out and "32/32 teacher samples accepted" in out
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "sft/accepted" in r] == [0]
+    assert [r["step"] for r in records if "loss" in r] == [1, 2, 3, 4]  # step 3 once, from the resumed run

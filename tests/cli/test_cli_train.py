@@ -15,6 +15,7 @@ def test_train_then_resume(rlad_cli, recipe_file, tmp_path):
     code, out, err = rlad_cli("train", path)
     assert code == 0, err
     assert f"final model in {run / 'final'}" in out
+    assert "'loss'" not in out + err and "train: 100%" in err  # one progress bar, no metric dictionaries
     records = _records(run / "metrics.jsonl")
     assert max(r["step"] for r in records if "loss" in r) == 3
     assert [r["step"] for r in records if "eval/mean_at_k" in r] == [2, 3]  # eval_every=2, and at the end
@@ -22,8 +23,9 @@ def test_train_then_resume(rlad_cli, recipe_file, tmp_path):
     assert (run / "checkpoint-2").is_dir() and (run / "checkpoint-3").is_dir()
     assert (run / "final" / "config.json").is_file()
 
-    code, out, err = rlad_cli("train", path, "max_steps=5", "--resume")
+    code, out, err = rlad_cli("train", path, "max_steps=5", "--resume", "--verbose")
     assert code == 0, err
+    assert "'loss'" in out + err  # --verbose: the Trainer's per-step dictionaries are back
     steps = [r["step"] for r in _records(run / "metrics.jsonl") if "loss" in r]
     assert steps[-2:] == [4, 5]  # continued from checkpoint-3, not from scratch
     assert (run / "checkpoint-5").is_dir()

@@ -1,15 +1,13 @@
 """evaluate() end to end: exact numbers with a scripted backend, then a tiny model with a teacher."""
 
 import json
-import random
-import re
 from dataclasses import dataclass, field
 
 import pytest
 
 from rlad.eval import HFBackend, evaluate
 from rlad.eval.report import EvalReport, ProblemRecord, SampleRecord, build_report, compare_reports
-from rlad.toy.arith import ArithTask
+from rlad.tasks.arithmetic import ArithmeticTask
 
 
 @dataclass(frozen=True)
@@ -193,25 +191,22 @@ def test_compare_reports_degenerate_gap_and_notes():
 
 
 class ToyArithmetic:
-    """The toy arithmetic check as an evaluation task, with ``opsN`` subsets and a ``format`` component."""
+    """The arithmetic task with half of its prompts as chat messages (``opsN`` subsets, a ``format`` component)."""
 
     name = "toy_arith"
 
     def __init__(self):
-        self.arith = ArithTask(min_operands=2, max_operands=4)
+        self.task = ArithmeticTask(min_operands=2, max_operands=4)
 
     def rows(self, count, seed):
-        rows = []
-        for i, (prompt, _) in enumerate(self.arith.sample_pairs(count, random.Random(seed))):
-            ops = len(re.findall(r"[-+]", prompt)) + 1
-            chat = [{"role": "user", "content": prompt}]
-            rows.append({"prompt": chat if i % 2 else prompt, "question": prompt, "subset": f"ops{ops}"})
-        return rows
+        rows = [dict(r) for r in self.task.load(split="test", limit=count, seed=seed)]
+        return [
+            {**r, "prompt": [{"role": "user", "content": r["prompt"]}] if i % 2 else r["prompt"]}
+            for i, r in enumerate(rows)
+        ]
 
     def score(self, completion, example):
-        correct = self.arith.check(completion, example["question"])
-        fmt = re.fullmatch(r".*;A:-?\d+", completion) is not None
-        return Score(reward=float(correct), components={"format": float(fmt)}, correct=correct)
+        return self.task.score(completion, example)
 
 
 def test_tiny_model_arithmetic_with_teacher(peaky_student, teacher_model, tokenizer, tmp_path):

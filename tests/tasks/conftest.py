@@ -1,4 +1,4 @@
-"""Shared fixtures for the task tests: the real data sets live in the repository's sibling ``shared/data``."""
+"""Shared fixtures for the task tests: the real data sets shipped inside the package, in ``rlad/data``."""
 
 from __future__ import annotations
 
@@ -6,15 +6,17 @@ from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "../shared/data"
+from rlad.tasks.loading import DATA_DIR
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """``../shared/data`` next to the repository; a missing copy fails the test (it is never skipped)."""
-    path = SHARED_DATA.resolve()
-    assert (path / "kk").is_dir() and (path / "math").is_dir(), (
-        f"test data not found at {path}: the task tests need the K&K parquet files and math jsonl files "
-        "in the repository's sibling directory shared/data (see shared/data/README.md)"
+    """``rlad/data`` (``kk/`` and ``math/``); a missing copy fails the test (it is never skipped).
+
+    The name is older than the shipped copy: the data used to be read from outside the repository.
+    """
+    assert (DATA_DIR / "kk").is_dir() and (DATA_DIR / "math").is_dir(), (
+        f"test data not found at {DATA_DIR}: the package should ship the K&K parquet and math jsonl files "
+        "(see rlad/data/README.md)"
     )
-    return path
+    return DATA_DIR

@@ -40,7 +40,12 @@ def test_mbpp_rows_and_rewards(code_task):
     assert [s.reward for s in scores] == [1.0, pytest.approx(1 / 3), pytest.approx(1 / 3), 1.0]
     assert [s.correct for s in scores] == [True, False, False, True]
     assert scores[1].reason.startswith("1/3 tests passed; test 0: AssertionError")
-    assert scores[1].components == {"pass_fraction": pytest.approx(1 / 3), "format": 1.0, "limit_hit": 0.0}
+    assert scores[1].components == {
+        "pass_fraction": pytest.approx(1 / 3),
+        "format": 1.0,
+        "limit_hit": 0.0,
+        "unsplit": 0.0,
+    }
     broken = code_task.score("def sum_squares(a, b) return a", rows[0])
     assert (broken.reward, broken.components["format"]) == (0.0, 0.0)
     challenge = get_task("code", include_challenge_tests=True).load(str(FIXTURES / "mbpp_sample.jsonl"))
@@ -63,6 +68,9 @@ def test_humaneval_checks_are_split_into_asserts_when_flat(code_task):
         [first["reference"], body_only, wrong, second["reference"]], [first] * 3 + [second]
     )
     assert [s.reward for s in scores] == [1.0, 1.0, pytest.approx(1 / 3), 1.0]
+    assert [s.components["unsplit"] for s in scores] == [0.0, 0.0, 0.0, 1.0]  # the loop in check()
+    strict = get_task("code", unsplit_tests="fail").score(second["reference"], second)
+    assert (strict.reward, strict.components["unsplit"]) == (0.0, 1.0)
 
 
 def test_native_records_and_errors(tmp_path, code_task):

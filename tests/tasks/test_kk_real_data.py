@@ -1,4 +1,4 @@
-"""The `kk` task on the real Logic-RL Knights-and-Knaves files in ../shared/data/kk."""
+"""The `kk` task on the real Logic-RL Knights-and-Knaves files shipped in rlad/data/kk."""
 
 from __future__ import annotations
 
@@ -107,5 +107,5 @@ def test_missing_fields_and_sources_are_named(tmp_path):
     path.write_text(json.dumps({"quiz": "q", "names": ["A"]}) + "\n")
     with pytest.raises(TaskDataError, match=r"broken.jsonl:1: missing field 'solution'"):
         get_task("kk").load(str(path))
-    with pytest.raises(TaskDataError, match="needs source="):
-        get_task("kk").load()
+    with pytest.raises(TaskDataError, match="holds only split"):
+        get_task("kk").load(split="ood")  # no source: the shipped copy, which has train and test only

@@ -22,11 +22,36 @@ GOLD = [True, False, True]
         "Zoey: knight\nOliver: knave\nAva: a knight",
         "Zoey = knight; Oliver - knave; Ava \u2013 knight",
         "Zoey is not a knave, Oliver is not a knight, and Ava was a knight",
-        "Zoey is a knight. Zoey is a knight. Oliver is a knave. Ava is a knight. Bob is a knave.",
     ],
 )
 def test_phrasing_variants_parse_to_the_same_roles(answer):
     assert parse_roles(answer, NAMES) == (GOLD, "")
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (
+            "Zoey is a knight. Zoey is a knight. Oliver is a knave. Ava is a knight.",
+            "Zoey is given a role 2 times",
+        ),
+        (
+            "Zoey is a knight. Oliver is a knave. Ava is a knight. Bob is a knave.",
+            "4 roles stated for 3 people",
+        ),
+        ("Zoey is a knight. Oliver is a knave. Ava is a knight or a knave.", "hedged answer ('or')"),
+        ("Zoey is a knight. Oliver is a knave. Ava is a knight/knave.", "hedged answer ('/')"),
+        ("Zoey is a knight. Oliver is a knave. Ava is either a knight.", "hedged answer ('either')"),
+        ("Zoey is a knight. Oliver is a knave. Ava is maybe a knight.", "hedged answer ('maybe')"),
+        ("Zoey, Oliver and Ava: knight, knave, knight", "no role given for Zoey"),
+        (
+            "Zoey is a knight. Oliver is a knave, Ava is a knight, like every knight.",
+            "4 roles stated for 3 people",
+        ),
+    ],
+)
+def test_duplicates_extra_people_and_hedges_are_unparseable(answer, reason):
+    assert parse_roles(answer, NAMES) == (None, reason)
 
 
 def test_missing_and_conflicting_people_are_unparseable():

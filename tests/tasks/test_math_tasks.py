@@ -1,9 +1,8 @@
-"""`gsm8k` and `math` on ../shared/data/math: gold answers verify, perturbed ones do not, junk is harmless."""
+"""`gsm8k` and `math` on rlad/data/math: gold answers verify, perturbed ones do not, junk is harmless."""
 
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 
 import datasets
@@ -77,7 +76,9 @@ def test_last_box_wins_and_chat_completions_work(math_task):
     }
 
 
-def test_malformed_empty_and_huge_answers_score_zero_quickly():
+def test_malformed_empty_and_huge_answers_score_zero_and_the_endless_ones_are_cut_off():
+    # Checking 9^{9^{9}} or (10^8)! had not finished after 30 s here, so on any machine a timeout verdict on
+    # them comes from the 0.5 s limit; on a slow machine other junk may time out too (the same zero).
     task = get_task("math", timeout_s=0.5, workers=2)
     junk = [
         "",
@@ -93,14 +94,12 @@ def test_malformed_empty_and_huge_answers_score_zero_quickly():
         "\\boxed{(10^{8})!}",
         "\x00\x01\\boxed{\udcff}",
     ]
-    start = time.perf_counter()
     scores = task.score_batch(junk, [{"answer": "18"}] * len(junk))
-    elapsed = time.perf_counter() - start
     assert [s.reward for s in scores] == [0.0] * len(junk)
     assert all(s.reason for s in scores)
     assert scores[7].reason == "final answer longer than 256 characters"
-    assert sum("timeout" in s.reason for s in scores) >= 2
-    assert elapsed < 10.0, f"{elapsed:.1f} s"
+    cut_off = "math-verify timeout: math-verify took longer than 0.5 s"
+    assert scores[8].reason == cut_off and scores[10].reason == cut_off
 
 
 def test_configurable_fields_and_solution_fallback(tmp_path):

@@ -48,7 +48,16 @@ def test_rows_from_columns_skips_trl_objects():
 
 
 def test_registry_lists_all_tasks_and_rejects_unknown_names():
-    assert list_tasks() == ["arithmetic", "code", "code_synthetic", "gsm8k", "kk", "kk_synthetic", "math"]
+    assert list_tasks() == [
+        "arithmetic",
+        "code",
+        "code_synthetic",
+        "gsm8k",
+        "kk",
+        "kk_synthetic",
+        "math",
+        "sums",
+    ]
     for name in list_tasks():
         assert TASKS.get(name).name == name
     with pytest.raises(UnknownNameError, match="valid names: arithmetic, code, code_synthetic"):

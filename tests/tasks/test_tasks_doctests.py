@@ -15,6 +15,7 @@ MODULES = [
     "kk_compact",
     "kk_chain",
     "math_extract",
+    "math_compare",
     "arithmetic",
     "code",
 ]

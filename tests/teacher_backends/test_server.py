@@ -80,7 +80,13 @@ def test_http_errors_and_the_server_keeps_serving(teacher_model, char_tokenizer)
         cases = [
             ("POST", "/v1/completions", b"{not json", 400, "not valid JSON"),
             ("POST", "/v1/completions", b"\xff\xfe", 400, "not valid JSON"),
-            ("POST", "/v1/completions", json.dumps(scoring([[1] * 2000])).encode(), 413, "the limit is 2000"),
+            (
+                "POST",
+                "/v1/completions",
+                json.dumps(scoring([[1] * 2000])).encode(),
+                413,
+                "the limit for /v1/completions is 2000",
+            ),
             ("GET", "/v1/completions", None, 405, "GET is not allowed on /v1/completions"),
             ("DELETE", "/health", None, 405, "DELETE is not allowed"),
             ("GET", "/v2/secret", None, 404, "no endpoint /v2/secret"),

@@ -79,7 +79,7 @@ def test_remote_teacher_trains_like_the_local_one(local_losses, server, char_tok
 
 def test_training_waits_for_a_restarted_server(local_losses, server, char_tokenizer, tmp_path):
     remote = RemoteTeacher(
-        server.url, temperature=TEMPERATURE, max_retries=30, backoff_s=0.05, max_backoff_s=0.3
+        server.url, temperature=TEMPERATURE, max_retries=100, backoff_s=0.05, max_backoff_s=0.3
     )
     flaky = StopServerDuringScoring(remote, server, at_call=2, restart_after_s=1.0)
     try:

@@ -63,7 +63,7 @@ def test_lr_multiplier_warmup_and_decay():
 
 
 def test_training_learns_a_trivial_task(tok):
-    from rlad.toy.evaluate import accuracy
+    from rlad.eval import HFBackend
 
     model = build_tiny_llama(tok, hidden_size=32, num_layers=1, num_heads=2, seed=0)
     result = train_on_pairs(model, tok, _copy_digit, steps=80, batch_size=32, lr=1e-2, progress=False)
@@ -72,17 +72,13 @@ def test_training_learns_a_trivial_task(tok):
     assert result["final_loss"] < 0.1
     assert result["tokens"] == 80 * 32 * 6 and result["completion_tokens"] == 80 * 32 * 3
     assert not model.training
-    probe = [(f"{d}=", d + d) for d in "0123456789"]
-    assert accuracy(model, tok, probe, lambda c, p: c == p[0] * 2, max_new_tokens=4) == 1.0
+    prompts = [f"{d}=" for d in "0123456789"]
+    greedy = HFBackend(model, tok, show_progress=False).generate(prompts, 1, 4, 0.0, 1.0, seed=0)
+    assert greedy == [[d + d] for d in "0123456789"]
 
 
-def test_time_limit_and_callback_stop_training(tok):
+def test_a_callback_stops_training(tok):
     model = build_tiny_llama(tok, hidden_size=32, num_layers=1, num_heads=2)
-    result = train_on_pairs(
-        model, tok, _copy_digit, steps=10_000, batch_size=8, time_limit_s=0.5, progress=False
-    )
-    assert 0 < result["steps"] < 10_000
-    assert result["seconds"] == pytest.approx(0.5, abs=0.5)
     seen = []
     result = train_on_pairs(
         model, tok, _copy_digit, steps=100, batch_size=8, progress=False,

@@ -9,8 +9,8 @@ from datasets import Dataset
 from trainer_helpers import COMMON
 from transformers import AutoModelForCausalLM
 
+from rlad.eval import HFBackend
 from rlad.teacher import naive_sampled_token_logprobs
-from rlad.toy.evaluate import accuracy
 from rlad.toy.models import build_tiny_llama
 from rlad.toy.sft import train_on_pairs
 from rlad.trainer import RLADConfig, RLADTrainer
@@ -28,6 +28,14 @@ def _check(completion, prompt):
     return completion.strip() == str(eval(prompt[:-1]))
 
 
+def _accuracy(model, tokenizer, pairs):
+    """Share of 4 samples per prompt (temperature 1) that `_check` accepts."""
+    backend = HFBackend(model, tokenizer, batch_size=256, show_progress=False)
+    prompts = [p for p, _ in pairs]
+    groups = backend.generate(prompts, n=4, max_new_tokens=3, temperature=1.0, top_p=1.0, seed=0)
+    return sum(_check(c, p) for p, group in zip(prompts, groups) for c in group) / (4 * len(prompts))
+
+
 def exact_sum(prompts, completions, answer, **kwargs):
     return [1.0 if c.strip() == a else 0.0 for c, a in zip(completions, answer)]
 
@@ -40,9 +48,8 @@ def toy(char_tokenizer):
     student = build_tiny_llama(char_tokenizer, hidden_size=64, num_layers=2, num_heads=4, seed=1)
     train_on_pairs(student, char_tokenizer, _sample, steps=45, batch_size=64, lr=3e-3, progress=False)
     probe = _sample(60, random.Random(5))
-    kwargs = {"num_samples": 4, "max_new_tokens": 3, "temperature": 1.0, "top_p": 1.0}
-    teacher_acc = accuracy(teacher, char_tokenizer, probe, _check, **kwargs)
-    student_acc = accuracy(student, char_tokenizer, probe, _check, **kwargs)
+    teacher_acc = _accuracy(teacher, char_tokenizer, probe)
+    student_acc = _accuracy(student, char_tokenizer, probe)
     print(f"toy accuracies: teacher {teacher_acc:.2f}, student {student_acc:.2f}")
     assert teacher_acc > student_acc + 0.15, (teacher_acc, student_acc)
     rows = [{"prompt": p, "answer": a} for p, a in _sample(256, random.Random(0))]
@@ -72,7 +79,9 @@ def _logged(trainer, key):
 
 @pytest.mark.parametrize("loss", ["trrd", "kdrl", "grpo"])
 def test_ten_steps_run_with_finite_metrics(loss, toy, char_tokenizer, tmp_path):
-    trainer = _trainer(toy, char_tokenizer, tmp_path, loss=loss, kd_beta=0.05)
+    trainer = _trainer(
+        toy, char_tokenizer, tmp_path, loss=loss, **({"kd_beta": 0.05} if loss == "kdrl" else {})
+    )
     trainer.train()
     losses = _logged(trainer, "loss")
     assert len(losses) == 10
@@ -160,20 +169,21 @@ def test_saved_model_loads_and_generates(toy, char_tokenizer, tmp_path):
 
 
 def test_clamp_none_reaches_the_loss(toy, char_tokenizer, tmp_path):
-    """A hyperparameter set to None means "off" and must not fall back to the loss's default."""
+    """A hyper-parameter set to None means "off" and must not fall back to the loss's default."""
     trainer = _trainer(toy, char_tokenizer, tmp_path, loss="trrd", teacher_log_ratio_clamp=None)
     logp = torch.tensor([[-1.0]])
-    tensors = {
+    batch = {
         "logp": logp,
         "old_logp": logp,
         "teacher_logp": torch.tensor([[-4.0]]),
         "advantages": -torch.ones(1),
         "mask": torch.ones(1, 1),
-        "ref_logp": None,
     }
-    params, _ = trainer._loss_hyperparameters(tensors)
-    call = trainer._loss_arguments(tensors, params)
-    assert call["clamp"] is None and "ref_logp" not in call
-    unclamped, _ = trainer.loss_fn(**call)
-    clamped, _ = trainer.loss_fn(**{**call, "clamp": 1.0})
-    assert unclamped.item() != clamped.item()
+    settings, _ = trainer._loss_settings(batch)
+    call = trainer.loss_spec.arguments(batch, settings)
+    assert call["clamp"] is None and "ref_logp" not in call and "rewards" not in call
+    assert set(call) == set(trainer.loss_spec.inputs) | {p.name for p in trainer.loss_spec.params}
+    unclamped, _ = trainer.loss_spec(**call)
+    clamped, _ = trainer.loss_spec(**{**call, "clamp": 1.0})
+    assert unclamped.item() == pytest.approx(math.exp(1.5))  # -rho * A, log rho = 0.5 * 3, not 0.5 * 1
+    assert clamped.item() == pytest.approx(math.exp(0.5))
