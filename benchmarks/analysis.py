@@ -11,6 +11,8 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rlad.compare.results import metrics_at
+
 Curve = Sequence[tuple[int, float]]  # (step, value) in step order
 
 
@@ -73,10 +75,7 @@ def metric_keys(records: Sequence[Mapping[str, Any]], prefix: str) -> list[str]:
 
 def metric_at(summary: Mapping[str, Any], label: str, metric: str) -> float | None:
     """``mean_at_k`` / ``pass_at_k`` of a subset, a group or ``all`` in an evaluation summary."""
-    if label == "all":
-        found = summary.get("overall")
-    else:
-        found = summary.get("subsets", {}).get(label) or summary.get("groups", {}).get(label)
+    found = metrics_at(summary, label)
     return None if found is None else found.get(metric)
 
 

@@ -3,7 +3,8 @@ where they go, then the peak memory of teacher scoring (chunked vs naive).
 
     python -m benchmarks.cost SPEC.json OUT.json
 
-``SPEC.json`` is a :class:`~benchmarks.settings.RunSpec` of the math family (its batch, its lengths).
+``SPEC.json`` holds a :class:`~rlad.compare.spec.RunSpec` of the math family (its batch, its lengths)
+and the benchmark mode (how many steps and passes).
 The three methods run ``cost_steps`` steps each, in the order A B C, then C B A, ... (``cost_repeats``
 passes), with no evaluation, in this one process, so they share the machine's state as closely as a
 shared 2-core machine allows. Per step we time (wall clock, ``time.perf_counter``):
@@ -31,7 +32,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from benchmarks.settings import RL_METHODS, RunSpec
+from rlad.compare.methods import RL_METHODS
+from rlad.compare.spec import RunSpec, train_run
+from rlad.files import write_json_atomic
 
 TIMED = {
     "generation_s": "_generate",
@@ -71,7 +74,6 @@ def _step_callback(sink: dict[str, list[float]]):
 
 def time_method(spec: RunSpec, method: str, steps: int, out_dir: Path) -> dict[str, float]:
     """Train ``method`` for ``steps`` steps with timers on; per-step means (first step left out)."""
-    from benchmarks.worker import recipe_of
     from rlad.runner import train_recipe
     from rlad.trainer import RLADTrainer
 
@@ -79,8 +81,8 @@ def time_method(spec: RunSpec, method: str, steps: int, out_dir: Path) -> dict[s
     originals = {attr: getattr(RLADTrainer, attr) for attr in TIMED.values()}
     _install_timers(RLADTrainer, sink)
     try:
-        run = dataclasses.replace(spec, method=method, steps=steps, out_dir=out_dir)
-        recipe = dataclasses.replace(recipe_of(run), eval_every=0)
+        run = train_run(spec.recipe, method, spec.seed, out_dir, method, overrides={"max_steps": steps})
+        recipe = dataclasses.replace(run.recipe, eval_every=0)
         result = train_recipe(recipe, extra_callbacks=[_step_callback(sink)])
     finally:
         for attr, fn in originals.items():
@@ -95,14 +97,14 @@ def time_method(spec: RunSpec, method: str, steps: int, out_dir: Path) -> dict[s
     return means
 
 
-def side_by_side(spec: RunSpec, out_dir: Path) -> dict[str, Any]:
+def side_by_side(spec: RunSpec, mode: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     """A B C, C B A, ...: every method ``cost_repeats`` times; per method the mean over passes."""
     order = list(RL_METHODS)
     passes: dict[str, list[dict[str, float]]] = {m: [] for m in order}
-    for i in range(spec.mode.cost_repeats):
+    for i in range(mode["cost_repeats"]):
         for method in order if i % 2 == 0 else order[::-1]:
             passes[method].append(
-                time_method(spec, method, spec.mode.cost_steps + 1, out_dir / f"{method}_{i}")
+                time_method(spec, method, mode["cost_steps"] + 1, out_dir / f"{method}_{i}")
             )
     table = {
         method: {key: statistics.fmean(p[key] for p in runs) for key in runs[0]}
@@ -110,9 +112,9 @@ def side_by_side(spec: RunSpec, out_dir: Path) -> dict[str, Any]:
     }
     base = table["grpo"]["step_s"]
     return {
-        "steps_per_pass": spec.mode.cost_steps,
-        "passes": spec.mode.cost_repeats,
-        "batch": spec.mode.prompts_per_step * spec.mode.num_generations,
+        "steps_per_pass": mode["cost_steps"],
+        "passes": mode["cost_repeats"],
+        "batch": mode["prompts_per_step"] * mode["num_generations"],
         "per_method": table,
         "ratio_to_grpo": {m: table[m]["step_s"] / base for m in order},
         "raw": passes,
@@ -122,15 +124,16 @@ def side_by_side(spec: RunSpec, out_dir: Path) -> dict[str, Any]:
 def main() -> None:
     from benchmarks.memory_probe import probe
 
-    spec = RunSpec.from_json(json.loads(Path(sys.argv[1]).read_text()))
+    plan = json.loads(Path(sys.argv[1]).read_text())
+    spec, mode = RunSpec.from_json(plan["spec"]), plan["mode"]
     out_path = Path(sys.argv[2])
-    result = {"timing": side_by_side(spec, out_path.parent / "cost_runs")}
+    result = {"timing": side_by_side(spec, mode, out_path.parent / "cost_runs")}
     result["memory"] = [
         probe(method, vocab, batch, length)
-        for vocab, batch, length in spec.mode.memory_shapes
+        for vocab, batch, length in mode["memory_shapes"]
         for method in ("chunked", "naive")
     ]
-    out_path.write_text(json.dumps(result, indent=1) + "\n")
+    write_json_atomic(out_path, result)
 
 
 if __name__ == "__main__":

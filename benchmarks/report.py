@@ -8,6 +8,7 @@ the searches, the logic build, cost and time are in :mod:`benchmarks.report_setu
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import statistics
@@ -26,16 +27,8 @@ from benchmarks.analysis import (
 )
 from benchmarks.report_setup import cost_section, invocations_note, logic_models_section, lr_section
 from benchmarks.settings import Mode
-from rlad.compare_results import (
-    aggregate,
-    bars_of,
-    curve,
-    gap_closed,
-    mean_std,
-    read_metrics,
-    regime_curves,
-    results_markdown,
-)
+from rlad.compare.results import aggregate, comparison_table, curve, mean_std, read_metrics, regime_curves
+from rlad.files import write_json_atomic, write_text_atomic
 
 REFERENCES = ("student_before", "teacher")
 
@@ -71,6 +64,10 @@ def load_references(out: Path, family: str) -> dict[str, dict[str, Any]]:
     return refs
 
 
+def steps_of(done: dict[str, Any]) -> int:
+    return int(done["spec"]["recipe"]["config"]["max_steps"])
+
+
 def validation(done: dict[str, Any], step0: float | None) -> list[tuple[int, float]]:
     points = curve(done["records"], "eval/mean_at_k")
     return ([(0, step0)] if step0 is not None else []) + points
@@ -87,16 +84,14 @@ def comparison_section(
     k = mode.k
     results = {m: [d["eval"] for d in runs[m]] for m in mode.methods if m in runs}
     references = {name: d["eval"] for name, d in refs.items()}
-    rows = aggregate(results)
-    gaps = gap_closed(results, references.get("student_before"), references.get("teacher"))
-    table = results_markdown(rows, references, gaps, k, {m: len(v) for m, v in results.items()})
+    rows, gaps, table = comparison_table(results, references, k)
     table = re.sub(r"^## ", "#### ", table, flags=re.M).replace(
         "# Method comparison", f"### {family}: final evaluation"
     )
     lines = [table]
     labels = [r.subset for r in rows if r.method == next(iter(results), None)]
     numbers: dict[str, Any] = {
-        "rows": [_row_json(r) for r in rows],
+        "rows": [dataclasses.asdict(r) for r in rows],  # the format of rlad compare's results.json
         "gap_closed": {m: str(s) for m, s in gaps.items()},
     }
 
@@ -157,7 +152,7 @@ def regime_section(family: str, runs: dict[str, list[dict]], mode: Mode, methods
     lines = [
         f"#### {family}: TRRD regimes over training (fraction of completion tokens; share clipped in brackets)",
         "",
-        "Regimes (spec section 4): sign of the advantage x whether the teacher likes the sampled token more "
+        "Regimes (docs/method.md section 4): sign of the advantage x whether the teacher likes the sampled token more "
         "or less than the student; `zero_adv`: all-correct or all-wrong groups. Early / middle / late = the "
         "three thirds of training steps.",
         "",
@@ -167,7 +162,7 @@ def regime_section(family: str, runs: dict[str, list[dict]], mode: Mode, methods
     any_row = False
     for method in methods:
         records = [r for d in runs.get(method, []) for r in d["records"]]
-        steps = runs[method][0]["spec"]["steps"] if runs.get(method) else mode.steps
+        steps = steps_of(runs[method][0]) if runs.get(method) else mode.steps
         for key in metric_keys(records, "regime/"):
             if not key.endswith("/frac"):
                 continue
@@ -189,7 +184,7 @@ def curves_section(
 ) -> list[str]:
     """Validation Mean@k vs step of every run (``groups``: phase -> tag -> runs), one row per run."""
     rows = [
-        (f"{phase}/{tag}/seed{d['spec']['seed']}", validation(d, step0))
+        (f"{phase}/{tag}/seed{d['seed']}", validation(d, step0))
         for phase, runs in groups.items()
         for tag, seeds in runs.items()
         for d in seeds
@@ -217,9 +212,9 @@ def ablation_section(out: Path, main: dict[str, list[dict]], mode: Mode, k: int)
     seeds = range(mode.ablation_seeds)
     variants: dict[str, list[dict]] = {}
     if main.get("rlad"):
-        variants["alpha0.5 (main)"] = [d for d in main["rlad"] if d["spec"]["seed"] in seeds]
+        variants["alpha0.5 (main)"] = [d for d in main["rlad"] if d["seed"] in seeds]
     if main.get("grpo"):
-        variants["grpo (main; = alpha 1)"] = [d for d in main["grpo"] if d["spec"]["seed"] in seeds]
+        variants["grpo (main; = alpha 1)"] = [d for d in main["grpo"] if d["seed"] in seeds]
     for name in mode.ablations:
         if name in runs:
             variants[name] = runs[name]
@@ -259,17 +254,8 @@ def _ablation_row(done: dict) -> dict[str, Any]:
         "all": metric_at(ev, "all", "mean_at_k"),
         "pass_all": metric_at(ev, "all", "pass_at_k"),
         "final_validation": val[-1][1] if val else None,
-        "last_third_std": last_third_std(val, done["spec"]["steps"]),
+        "last_third_std": last_third_std(val, steps_of(done)),
         "counters": counters,
-    }
-
-
-def _row_json(row: Any) -> dict[str, Any]:
-    return {
-        "method": row.method,
-        "subset": row.subset,
-        "mean_at_k": [row.mean_at_k.mean, row.mean_at_k.std, row.mean_at_k.n],
-        "pass_at_k": [row.pass_at_k.mean, row.pass_at_k.std, row.pass_at_k.n],
     }
 
 
@@ -278,7 +264,7 @@ def _row_json(row: Any) -> dict[str, Any]:
 
 
 def write_plots(out: Path, family: str, numbers: dict, runs: dict, refs: dict, mode: Mode) -> list[Path]:
-    from rlad.plots import plot_regime_fractions, plot_subset_bars, plot_validation_curves
+    from rlad.compare.plots import comparison_plots
 
     plots = out / "plots"
     # The validation curves are in-distribution only: so are the reference lines drawn with them.
@@ -286,22 +272,14 @@ def write_plots(out: Path, family: str, numbers: dict, runs: dict, refs: dict, m
         name: metric_at(d["eval"], "in_distribution", "mean_at_k") or d["eval"]["overall"]["mean_at_k"]
         for name, d in refs.items()
     }
-    rows = aggregate({m: [d["eval"] for d in runs[m]] for m in mode.methods if m in runs})
-    made = [
-        plot_validation_curves(
-            numbers.get("curves", {}), plots / f"{family}_val_accuracy.png", k=mode.k, references=ref_lines
-        ),
-        plot_subset_bars(
-            {m: bars_of(rows, m) for m in runs if m in mode.methods},
-            plots / f"{family}_subsets.png",
-            k=mode.k,
-        ),
-        plot_regime_fractions(
-            {m: [regime_curves(d["records"]) for d in runs[m]] for m in ("rlad",) if m in runs},
-            plots / f"{family}_regimes.png",
-        ),
-    ]
-    return [p for p in made if p is not None]
+    return comparison_plots(
+        tuple(plots / f"{family}_{name}.png" for name in ("val_accuracy", "subsets", "regimes")),
+        numbers.get("curves", {}),
+        aggregate({m: [d["eval"] for d in runs[m]] for m in mode.methods if m in runs}),
+        {m: [regime_curves(d["records"]) for d in runs[m]] for m in ("rlad",) if m in runs},
+        mode.k,
+        ref_lines,
+    )
 
 
 def plot_alpha(numbers: dict, path: Path, k: int) -> Path | None:
@@ -398,6 +376,6 @@ def write_report(out: Path, mode: Mode) -> Path:
         ]
     lines += ["Plots: " + ", ".join(f"`plots/{p.name}`" for p in plots), ""]
     md = out / "report.md"
-    md.write_text("\n".join(lines))
-    (out / "report.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
+    write_text_atomic(md, "\n".join(lines))
+    write_json_atomic(out / "report.json", report)
     return md

@@ -107,19 +107,26 @@ def logic_models_section(out: Path) -> list[str]:
     path = out / "logic_models" / "pair.json"
     if not path.is_file():
         return []
-    pair = json.loads(path.read_text())
-    low, high = pair["student_band"]
-    lines = ["### Logic family: the tiny teacher / student build", ""]
-    for role, mark in (("teacher", f"target >= {pair['target']}"), ("student", f"band {low}-{high}")):
-        b = pair[role]
-        probes = ", ".join(f"{step}: {accuracy:.3f}" for step, accuracy in b["probes"])
-        lines.append(
-            f"- {role}: {b['parameters']} parameters, {b['shape']}, batch {b['batch_size']}, lr "
-            f"{b['learning_rate']:g}, {b['steps']} steps in {b['train_seconds']:.0f} s (+{b['probe_seconds']:.0f} s "
-            f"of probes) on fresh draws from {b['train_puzzles']} distinct train puzzles per size, final loss "
-            f"{b['final_loss']}; Mean@4 on {b['probe_puzzles']} in-distribution test puzzles by step: {probes} "
-            f"({mark})."
-        )
+    pair = json.loads(path.read_text())  # written by rlad.toy.pair.build_pair
+    recipe, (low, high) = pair["recipe"], pair["recipe"]["student_band"]
+    probes = ", ".join(f"{step}: {accuracy:.3f}" for step, accuracy in pair["probes"])
+    seconds = pair["seconds"]
+    lines = [
+        "### Logic family: the tiny teacher / student build",
+        "",
+        f"- one run ({pair['run_id']}): {pair['parameters']} parameters, {recipe['hidden_size']} wide, "
+        f"{recipe['num_layers']} layers, batch {recipe['batch_size']}, lr {recipe['lr']:g}, "
+        f"{pair['teacher']['step']} steps in {seconds['train']:.0f} s (+{seconds['probes']:.0f} s of probes) on "
+        f"fresh draws from {pair['train_problems']} verified train puzzles per size, final loss "
+        f"{pair['final_loss']}; probe Mean@{recipe['probe_k']} on {recipe['probe_prompts']} test puzzles by "
+        f"step: {probes}.",
+    ]
+    for role, mark in (
+        ("teacher", f"target >= {recipe['teacher_target']}"),
+        ("student", f"band {low}-{high}"),
+    ):
+        m = pair[role]
+        lines.append(f"- {role}: step {m['step']}, Mean@{pair['k']} {m['mean_at_k']:.3f} ({mark}).")
     if not pair["usable"]:
         lines.append("- the pair missed its marks, so no logic comparison was run.")
     return [*lines, ""]

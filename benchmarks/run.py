@@ -34,18 +34,22 @@ from pathlib import Path
 if __package__ in (None, ""):  # python benchmarks/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.pool import Job, run_job, run_jobs, worker_job  # noqa: E402
 from benchmarks.settings import (  # noqa: E402
     ABLATIONS,
     FULL,
     QUICK,
     Family,
     Mode,
-    RunSpec,
-    kd_overrides,
+    bench_references,
+    bench_run,
     logic_family,
     math_family,
 )
+from rlad.compare.methods import kd_overrides  # noqa: E402
+from rlad.compare.pool import Job, run_job, run_jobs, spec_job  # noqa: E402
+from rlad.compare.results import curve, read_metrics  # noqa: E402
+from rlad.compare.spec import RunSpec  # noqa: E402
+from rlad.files import write_json_atomic  # noqa: E402
 
 PHASES = ("search", "tune", "main", "cost", "report")
 TRANSFERRED = "the math family's choices (this mode has no logic search)"
@@ -63,55 +67,9 @@ class Log:
             fh.write(line + "\n")
 
 
-def reference_specs(family: Family, mode: Mode, out: Path) -> list[RunSpec]:
-    return [
-        RunSpec(
-            name=f"{family.name}/reference/{role}",
-            phase="reference",
-            family=family,
-            method="reference",
-            seed=0,
-            learning_rate=0.0,
-            steps=0,
-            overrides={},
-            mode=mode,
-            out_dir=out / "runs" / family.name / "reference" / role,
-            model=model,
-        )
-        for role, model in (("student_before", family.student), ("teacher", family.teacher))
-    ]
-
-
-def train_spec(
-    family: Family,
-    mode: Mode,
-    out: Path,
-    phase: str,
-    tag: str,
-    method: str,
-    seed: int,
-    lr: float,
-    steps: int,
-    overrides: dict | None = None,
-) -> RunSpec:
-    name = f"{family.name}/{phase}/{tag}/seed{seed}"
-    return RunSpec(
-        name=name,
-        phase=phase,
-        family=family,
-        method=method,
-        seed=seed,
-        learning_rate=lr,
-        steps=steps,
-        overrides=dict(overrides or {}),
-        mode=mode,
-        out_dir=out / "runs" / name,
-    )
-
-
 def search_specs(family: Family, mode: Mode, out: Path) -> list[RunSpec]:
     return [
-        train_spec(family, mode, out, "lr_search", f"{method}_lr{lr:g}", method, 0, lr, mode.lr_search_steps)
+        bench_run(family, mode, out, "lr_search", f"{method}_lr{lr:g}", method, 0, lr, mode.lr_search_steps)
         for method in mode.methods
         for lr in mode.lr_grid
     ]
@@ -119,11 +77,7 @@ def search_specs(family: Family, mode: Mode, out: Path) -> list[RunSpec]:
 
 def validation_score(spec: RunSpec) -> float | None:
     """Mean of the last two validation points of a finished run (None if it has none)."""
-    path = spec.out_dir / "metrics.jsonl"
-    if not path.is_file():
-        return None
-    points = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    values = [p["eval/mean_at_k"] for p in points if "eval/mean_at_k" in p]
+    values = [v for _, v in curve(read_metrics(spec.output_dir / "metrics.jsonl"), "eval/mean_at_k")]
     return sum(values[-2:]) / len(values[-2:]) if values else None
 
 
@@ -137,7 +91,7 @@ def choose_rates(specs: list[RunSpec], mode: Mode) -> dict[str, dict]:
     """Per method: every rate's validation score and the chosen rate (best; smaller on a tie)."""
     chosen = {}
     for method in mode.methods:
-        scores = {s.learning_rate: validation_score(s) for s in specs if s.method == method}
+        scores = {s.tags["learning_rate"]: validation_score(s) for s in specs if s.method == method}
         best = best_of(scores, mode.lr_grid[0])
         chosen[method] = {"scores": {f"{lr:g}": v for lr, v in scores.items()}, "chosen": best}
     return chosen
@@ -151,11 +105,11 @@ def kd_specs(family: Family, mode: Mode, out: Path, rates: dict[str, dict]) -> l
 
     def spec(beta: float) -> RunSpec:
         if not kd_overrides(beta):  # the default coefficient: the lr search's own run at this rate
-            return train_spec(
+            return bench_run(
                 family, mode, out, "lr_search", f"kdrl_lr{lr:g}", "kdrl", 0, lr, mode.lr_search_steps
             )
         tag = f"kdrl_beta{beta:g}"
-        return train_spec(
+        return bench_run(
             family, mode, out, "kd_search", tag, "kdrl", 0, lr, mode.lr_search_steps, kd_overrides(beta)
         )
 
@@ -172,14 +126,15 @@ def choose_kd(specs: list[RunSpec], rates: dict[str, dict], mode: Mode) -> None:
     rates["kdrl"]["kd_beta"] = best_of(scores, default)
 
 
-def method_overrides(method: str, rates: dict[str, dict]) -> dict:
+def chosen_overrides(method: str, rates: dict[str, dict]) -> dict:
+    """The searched settings of ``method`` beyond its rate (KDRL's KD coefficient)."""
     return kd_overrides(rates[method]["kd_beta"]) if "kd_beta" in rates.get(method, {}) else {}
 
 
 def main_specs(family: Family, mode: Mode, out: Path, rates: dict[str, dict], seeds: int) -> list[RunSpec]:
     def spec(method: str, seed: int) -> RunSpec:
-        lr, extra = rates[method]["chosen"], method_overrides(method, rates)
-        return train_spec(family, mode, out, "main", method, method, seed, lr, mode.steps, extra)
+        lr, extra = rates[method]["chosen"], chosen_overrides(method, rates)
+        return bench_run(family, mode, out, "main", method, method, seed, lr, mode.steps, extra)
 
     return [spec(method, seed) for seed in range(seeds) for method in mode.methods]
 
@@ -187,9 +142,7 @@ def main_specs(family: Family, mode: Mode, out: Path, rates: dict[str, dict], se
 def ablation_specs(family: Family, mode: Mode, out: Path, rates: dict[str, dict]) -> list[RunSpec]:
     lr = rates["rlad"]["chosen"]
     return [
-        train_spec(
-            family, mode, out, "ablation", name, "rlad", seed, lr, mode.ablation_steps, ABLATIONS[name]
-        )
+        bench_run(family, mode, out, "ablation", name, "rlad", seed, lr, mode.ablation_steps, ABLATIONS[name])
         for seed in range(mode.ablation_seeds)
         for name in mode.ablations
     ]
@@ -203,19 +156,19 @@ def logic_pair_job(mode: Mode, out: Path) -> Job:
         "benchmarks.logic",
         "--out",
         str(folder),
-        "--teacher-seconds",
-        str(mode.logic_build_seconds),
-    ]
+    ]  # the recipe's budget (rlad.toy.zoo, kk_synthetic/default: 1750 steps)
     return Job("logic/models", argv, folder, folder / "pair.json")
 
 
 def cost_job(mode: Mode, out: Path, rates: dict[str, dict]) -> Job:
-    spec = train_spec(
+    """The side-by-side cost run (:mod:`benchmarks.cost`) at RLAD's rate, the math family's batch."""
+    spec = bench_run(
         math_family(), mode, out, "cost", "cost", "grpo", 0, rates["math"]["rlad"]["chosen"], mode.cost_steps
     )
     folder = out / "cost"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "spec.json").write_text(json.dumps(spec.to_json(), indent=1, default=str) + "\n")
+    plan = {"spec": spec.to_json(), "mode": dataclasses.asdict(mode)}
+    write_json_atomic(folder / "spec.json", plan)
     argv = [sys.executable, "-m", "benchmarks.cost", str(folder / "spec.json"), str(folder / "cost.json")]
     return Job("cost", argv, folder, folder / "cost.json")
 
@@ -248,7 +201,7 @@ def run_benchmark(mode: Mode, out: Path, phases: tuple[str, ...] = PHASES) -> di
     pair_path = out / "logic_models" / "pair.json"
     if "search" in phases:
         jobs = [logic_pair_job(mode, out)] if mode.logic else []
-        jobs += [worker_job(s) for s in reference_specs(math, mode, out)] + [worker_job(s) for s in searches]
+        jobs += [spec_job(s) for s in bench_references(math, mode, out) + searches]
         phase("search", jobs)
     rates = {"math": choose_rates(searches, mode)}
     logic = None
@@ -268,22 +221,22 @@ def run_benchmark(mode: Mode, out: Path, phases: tuple[str, ...] = PHASES) -> di
     )
     kd = {name: kd_specs(family, fmode, out, rates[name]) for name, family, fmode in searched}
     if "tune" in phases:
-        jobs = [worker_job(s) for s in kd["math"]]
+        jobs = [spec_job(s) for s in kd["math"]]
         if logic:
             # the logic references (evaluation only) and, with logic_search, the logic rate search
-            jobs += [worker_job(s) for s in reference_specs(logic, mode, out) + logic_searches]
+            jobs += [spec_job(s) for s in bench_references(logic, mode, out) + logic_searches]
         phase("tune", jobs)
         if logic and mode.logic_search:  # the logic KD search needs the logic rates, known only now
             rates["logic"] = choose_rates(logic_searches, mode)
             kd["logic"] = kd_specs(logic, logic_mode, out, rates["logic"])
-            phase("tune", [worker_job(s) for s in kd["logic"]])
+            phase("tune", [spec_job(s) for s in kd["logic"]])
     for name, specs in kd.items():
         choose_kd(specs, rates[name], mode)
     record_rates: dict = dict(rates)
     if logic and not mode.logic_search:
         rates["logic"] = copy.deepcopy(rates["math"])
         record_rates["logic"] = TRANSFERRED
-    (out / "lr_search.json").write_text(json.dumps(record_rates, indent=1) + "\n")
+    write_json_atomic(out / "lr_search.json", record_rates)
     for name, chosen in rates.items():
         kd_text = (
             f", KDRL KD coefficient {chosen['kdrl']['kd_beta']:g}"
@@ -298,7 +251,7 @@ def run_benchmark(mode: Mode, out: Path, phases: tuple[str, ...] = PHASES) -> di
         )
         if logic:
             specs += main_specs(logic, logic_mode, out, rates["logic"], mode.logic_seeds)
-        phase("main", [worker_job(s) for s in specs])
+        phase("main", [spec_job(s) for s in specs])
 
     if "cost" in phases:
         t0 = time.time()
@@ -313,7 +266,7 @@ def run_benchmark(mode: Mode, out: Path, phases: tuple[str, ...] = PHASES) -> di
         {"phases": list(phases), "seconds": record["last_invocation_seconds"], "date": time.strftime("%F %T")}
     )
     record["total_seconds"] = round(sum(record["phase_seconds"].values()), 1)
-    record_path.write_text(json.dumps(record, indent=1) + "\n")
+    write_json_atomic(record_path, record)
     if "report" in phases:
         report = write_report(out, mode)
         log(f"report: {report}")

@@ -1,10 +1,12 @@
-"""What the benchmark runs: the modes (full, quick), the methods and their fixed settings, the ablations.
+"""What the benchmark runs: the modes (full, quick), the task families, the ablations, and the runs they
+make in the comparison harness (:mod:`rlad.compare`).
 
-Every training run is described by a :class:`RunSpec` (plain data, written to ``spec.json`` and read back
-by :mod:`benchmarks.worker` in a fresh process). Equal budgets: every method of a family trains the same
-student from the same prompts for the same number of steps with the same batch
-(``prompts_per_step`` x ``num_generations`` completions for RL; the same number of (prompt, completion)
-pairs per step for SFT), and gets the same learning-rate grid in the search.
+Every run is a :class:`~rlad.compare.spec.RunSpec` built by :func:`bench_run` or :func:`bench_references`
+(plain data, written to ``spec.json`` and run by ``python -m rlad.compare.runs`` in a fresh process).
+The methods are the harness's one table (:data:`rlad.compare.methods.METHODS`). Equal budgets: every
+method of a family trains the same student from the same prompts for the same number of steps with the
+same batch (``prompts_per_step`` x ``num_generations`` completions for RL; the same number of
+(prompt, completion) pairs per step for SFT), and gets the same learning-rate grid in the search.
 """
 
 from __future__ import annotations
@@ -16,35 +18,13 @@ from typing import Any
 
 from benchmarks.logic import MAX_COMPLETION_LENGTH as LOGIC_MAX_COMPLETION_LENGTH
 from benchmarks.logic import TASK_OPTIONS as LOGIC_TASK_OPTIONS
+from rlad.compare.spec import RunSpec, preset_recipe, reference_runs, train_run
 from rlad.demo.models import TASK_OPTIONS as MATH_TASK_OPTIONS
 from rlad.demo.models import checkpoint
+from rlad.eval.settings import EvalSettings
+from rlad.recipes import Recipe
 
-# Method -> the RLADConfig overrides that select it. KDRL uses the KDRL paper's annealed coefficient
-# (5e-3 -> 1e-3, k2 estimator); RLAD the paper's defaults (alpha 0.5, clamp c = 1, eps 0.2 / 0.28).
-METHODS: dict[str, dict[str, Any]] = {
-    "grpo": {"loss": "grpo"},
-    "kdrl": {
-        "loss": "kdrl",
-        "kd_beta": 5e-3,
-        "kd_beta_end": 1e-3,
-        "kd_schedule": "linear",
-        "kd_estimator": "k2",
-    },
-    "rlad": {"loss": "trrd", "alpha": 0.5, "teacher_log_ratio_clamp": 1.0},
-    "sft": {},  # rejection-sampled teacher outputs, rlad.sft_distill
-}
-RL_METHODS = ("grpo", "kdrl", "rlad")
-
-
-def kd_overrides(beta: float) -> dict[str, Any]:
-    """KDRL's overrides for a starting KD coefficient ``beta`` (annealed to beta / 5, as the default is)."""
-    default = METHODS["kdrl"]["kd_beta"]
-    return (
-        {}
-        if beta == default
-        else {"kd_beta": beta, "kd_beta_end": beta * METHODS["kdrl"]["kd_beta_end"] / default}
-    )
-
+SEARCH_PHASES = ("lr_search", "kd_search")  # scored on the validation curve; no final evaluation
 
 # Ablations of RLAD (1 seed). Values chosen before any run, from the toy's scale: |old - teacher logp|
 # averages ~4 nats per token at step 0, so tau_align = 2 closes the least aligned sequences.
@@ -208,80 +188,51 @@ QUICK = Mode(
 MODES = {m.name: m for m in (FULL, QUICK)}
 
 
-@dataclass(frozen=True)
-class RunSpec:
-    """One training run (or one evaluation-only reference when ``method`` is ``reference``)."""
-
-    name: str  # unique folder name under OUT/runs
-    phase: str  # lr_search, main, ablation, reference
-    family: Family
-    method: str  # sft, grpo, kdrl, rlad, or "reference"
-    seed: int
-    learning_rate: float
-    steps: int
-    overrides: dict[str, Any]  # extra RLADConfig fields (ablations)
-    mode: Mode
-    out_dir: Path
-    model: str | None = None  # reference runs: the model to evaluate
-
-    def to_json(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["out_dir"] = str(self.out_dir)
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RunSpec:
-        data = dict(data)
-        data["family"] = Family(**data["family"])
-        mode = dict(data["mode"])
-        for key in ("lr_grid", "kd_grid", "ablations", "methods"):
-            mode[key] = tuple(mode[key])
-        mode["memory_shapes"] = tuple(tuple(s) for s in mode["memory_shapes"])
-        data["mode"] = Mode(**mode)
-        data["out_dir"] = Path(data["out_dir"])
-        return cls(**data)
-
-    def fingerprint(self) -> dict[str, Any]:
-        return run_fingerprint(self.to_json())
-
-    def config(self) -> dict[str, Any]:
-        """The RLADConfig fields of this run (SFT reads the budget fields of the same dict)."""
-        mode = self.mode
-        return {
-            "output_dir": str(self.out_dir),
-            **METHODS.get(self.method, {}),
-            "teacher_model": self.family.teacher,
-            "max_steps": self.steps,
-            "learning_rate": self.learning_rate,
-            "num_generations": mode.num_generations,
-            "per_device_train_batch_size": mode.prompts_per_step * mode.num_generations,
-            "max_completion_length": self.family.max_completion_length,
-            "temperature": mode.temperature,
-            "gradient_checkpointing": False,
-            "logging_steps": 1,
-            "save_strategy": "no",
-            "report_to": "none",
-            "disable_tqdm": True,
-            "seed": self.seed,
-            **self.overrides,
-        }
+def base_recipe(family: Family, mode: Mode) -> Recipe:
+    """What every run of ``family`` in ``mode`` shares: student, task, data, batch, lengths, logging."""
+    return preset_recipe(
+        family.student, family.teacher, family.task, family.task_options, mode.prompts_per_step,
+        mode.num_generations, family.max_completion_length, mode.temperature, train_limit=mode.train_limit,
+        eval_limit=mode.eval_limit, eval_every=mode.eval_every, eval_k=mode.k, config={"disable_tqdm": True},
+    )  # fmt: skip
 
 
-# The Mode fields that change what a run computes (not, e.g., how many other runs the mode has).
-_RUN_MODE_FIELDS = (
-    "eval_every", "k", "prompts_per_step", "num_generations", "temperature", "train_limit",
-    "eval_limit", "ood_limit", "sft_samples_per_prompt",
-)  # fmt: skip
+def _held_out(family: Family, mode: Mode) -> dict[str, Any]:
+    """The final evaluation: the test split and the out-of-distribution split, the paper's sampling."""
+    evaluation = EvalSettings(k=mode.k, max_new_tokens=family.max_completion_length, batch_size=128)
+    return {"evaluation": evaluation, "ood_split": family.ood_split, "ood_limit": mode.ood_limit}
 
 
-def run_fingerprint(spec_json: dict[str, Any]) -> dict[str, Any]:
-    """What a finished run must share with a new spec to be reused (works on older ``spec.json`` files)."""
-    keys = ("method", "seed", "learning_rate", "steps", "overrides", "model")
-    mode = spec_json["mode"]
-    # hardest: read by the report only; mode_overrides: already in the run's steps and mode fields
-    family = {k: v for k, v in spec_json["family"].items() if k not in ("hardest", "mode_overrides")}
-    return {
-        "family": family,
-        **{k: spec_json.get(k) for k in keys},
-        "mode": {k: mode.get(k) for k in _RUN_MODE_FIELDS},
-    }
+def bench_run(
+    family: Family,
+    mode: Mode,
+    out: Path,
+    phase: str,
+    tag: str,
+    method: str,
+    seed: int,
+    lr: float,
+    steps: int,
+    overrides: dict[str, Any] | None = None,
+) -> RunSpec:
+    """One training run in ``OUT/runs/<family>/<phase>/<tag>/seed<seed>``; a search run has no final evaluation."""
+    name = f"{family.name}/{phase}/{tag}/seed{seed}"
+    held_out = _held_out(family, mode)
+    if phase in SEARCH_PHASES:
+        held_out["evaluation"] = None
+    return train_run(
+        base_recipe(family, mode), method, seed, out / "runs" / name, name,
+        overrides={"max_steps": steps, "learning_rate": lr, **(overrides or {})},
+        sft_samples_per_prompt=mode.sft_samples_per_prompt,
+        tags={"phase": phase, "tag": tag, "learning_rate": lr},
+        **held_out,
+    )  # fmt: skip
+
+
+def bench_references(family: Family, mode: Mode, out: Path) -> list[RunSpec]:
+    """The untrained student and the teacher, evaluated like the runs, plus the student's step-0 validation."""
+    root, prefix = out / "runs" / family.name / "reference", f"{family.name}/reference/"
+    held_out = _held_out(family, mode)
+    return reference_runs(
+        base_recipe(family, mode), root, prefix, step0=True, tags={"phase": "reference"}, **held_out
+    )

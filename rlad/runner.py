@@ -6,14 +6,12 @@ metrics and evaluation callbacks, train, save the final model where ``from_pretr
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from transformers import AutoTokenizer
-
 from rlad.callbacks import MetricsJSONLCallback, PeriodicEvalCallback
+from rlad.files import write_json_atomic
 from rlad.models import ModelLoadError, check_model_path, resolve_model
 from rlad.recipes import Recipe, RecipeError
 from rlad.tasks import TaskDataError, UnknownNameError, get_task
@@ -43,46 +41,92 @@ def load_task_data(recipe: Recipe) -> tuple[Any, Any, Any]:
 
 
 def make_evaluate_fn(task: Any, dataset: Any, tokenizer: Any, k: int, max_new_tokens: int, seed: int = 0):
-    from rlad.eval import HFBackend, evaluate
+    """The validation run every ``eval_every`` steps: ``model -> EvalReport`` with the default settings."""
+    from rlad.eval.evaluate import evaluate_model
+    from rlad.eval.settings import EvalSettings
 
-    def run(model: Any):
-        backend = HFBackend(model, tokenizer, batch_size=64, show_progress=False)
-        return evaluate(
-            backend,
-            task,
-            dataset,
-            k=k,
-            max_new_tokens=max_new_tokens,
-            seed=seed,
-            greedy=False,
-            show_progress=False,
-        )
-
-    return run
+    settings = EvalSettings(k=k, max_new_tokens=max_new_tokens, seed=seed)
+    return lambda model: evaluate_model(model, tokenizer, task, dataset, settings)
 
 
-def train_recipe(recipe: Recipe, resume: bool = False, extra_callbacks: list | None = None) -> RunResult:
+def _check_folder(spec: str, what: str) -> None:
+    from rlad.files import check_model_folder
+
+    try:
+        check_model_folder(spec, what)
+    except FileNotFoundError as err:
+        raise ModelLoadError(str(err)) from err
+
+
+class TeacherGoneError(RuntimeError):
+    """The remote teacher stopped answering for good during training; the message names the checkpoint."""
+
+
+def _checkpoint_on_teacher_loss(trainer: Any, output_dir: Path, url: str | None, err: Exception) -> str:
+    """Save a checkpoint at the last completed step (unless one exists) and say how to continue."""
+    step = trainer.state.global_step
+    where = f"the remote teacher at {url}" if url else "the teacher"
+    if step == 0:
+        return f"{where} stopped answering before the first step completed; nothing to save ({err})"
+    folder = output_dir / f"checkpoint-{step}"
+    if not folder.is_dir():
+        trainer._save_checkpoint(trainer.model, trial=None)  # model, optimizer, scheduler, RNG, state
+    return (
+        f"{where} stopped answering at step {step + 1}; saved {folder} (step {step}); "
+        "restart the teacher and rerun with --resume"
+    )
+
+
+def train_recipe(
+    recipe: Recipe,
+    resume: bool = False,
+    extra_callbacks: list | None = None,
+    verbose: bool = False,
+    progress_desc: str = "train",
+) -> RunResult:
+    """Train the recipe's student into ``output_dir``; ``resume`` continues from its newest complete
+    checkpoint. ``verbose`` keeps the Trainer's per-step metric printing; otherwise one progress bar
+    (the metrics go to ``metrics.jsonl`` either way). Raises :class:`TeacherGoneError` after saving a
+    checkpoint when a remote teacher disappears for good."""
+    from transformers import AutoTokenizer
+
+    from rlad.callbacks import quiet_libraries, quiet_progress
+    from rlad.files import check_writable_dir
+    from rlad.run_folder import latest_complete_checkpoint, prepare_fresh, rewind_metrics
+    from rlad.teacher import TeacherUnavailableError
     from rlad.trainer import RLADConfig, RLADTrainer
 
+    if not verbose:
+        quiet_libraries()
     config = dict(recipe.config)
     if config.get("teacher_model"):
         check_model_path(config["teacher_model"], "teacher_model")
+        _check_folder(config["teacher_model"], "teacher_model")
         config["teacher_model"] = resolve_model(config["teacher_model"])
     try:
         args = RLADConfig(**config)
     except (TypeError, ValueError) as err:
         raise RecipeError(str(err).splitlines()[0]) from err
     output_dir = Path(args.output_dir)
-    if resume and not any(output_dir.glob("checkpoint-*")):
-        raise RecipeError(f"--resume: no checkpoint-* folder in {str(output_dir)!r}")
-    task, train, evaluation = load_task_data(recipe)
     check_model_path(recipe.model, "model")
+    _check_folder(recipe.model, "model")
+    try:
+        check_writable_dir(output_dir, "output_dir")
+    except OSError as err:
+        raise RecipeError(str(err)) from err
+    checkpoint = latest_complete_checkpoint(output_dir) if resume else None  # (step, folder)
+    if checkpoint is None:
+        prepare_fresh(output_dir, overwrite=recipe.overwrite_output_dir)  # refuses a used folder
+    task, train, evaluation = load_task_data(recipe)
     student = resolve_model(recipe.model)
     try:
         tokenizer = AutoTokenizer.from_pretrained(student)
     except (OSError, ValueError) as err:
-        raise ModelLoadError(f"could not load the tokenizer of model {recipe.model!r}: {err}") from err
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ModelLoadError(f"could not load the tokenizer of model {recipe.model!r}: {first}") from err
     metrics_path = output_dir / "metrics.jsonl"
+    if checkpoint is not None:
+        rewind_metrics(metrics_path, checkpoint[0])  # the steps after the checkpoint are logged again
     callbacks = [MetricsJSONLCallback(metrics_path), *(extra_callbacks or [])]
     periodic = None
     if recipe.eval_every > 0:
@@ -96,23 +140,41 @@ def train_recipe(recipe: Recipe, resume: bool = False, extra_callbacks: list | N
         train_dataset=train,
         processing_class=tokenizer,
         callbacks=callbacks,
+        peft_config=_lora_config(recipe.lora),
     )
-    trainer.train(resume_from_checkpoint=True if resume else None)
+    progress = None if verbose else quiet_progress(trainer, progress_desc)
+    try:
+        trainer.train(resume_from_checkpoint=str(checkpoint[1]) if checkpoint else None)
+    except TeacherUnavailableError as err:
+        if progress is not None:
+            progress.close()
+        raise TeacherGoneError(
+            _checkpoint_on_teacher_loss(trainer, output_dir, args.teacher_url, err)
+        ) from err
     final = output_dir / "final"
     trainer.save_model(str(final))
     tokenizer.save_pretrained(str(final))
-    (output_dir / "recipe.json").write_text(
-        json.dumps(
-            {
-                "model": recipe.model,
-                "task": recipe.task,
-                "task_options": recipe.task_options,
-                "config": recipe.config,
-            },
-            indent=1,
-            default=str,
-        )
+    write_json_atomic(
+        output_dir / "recipe.json",
+        {
+            "model": recipe.model,
+            "task": recipe.task,
+            "task_options": recipe.task_options,
+            "config": recipe.config,
+        },
     )
     return RunResult(
         output_dir, final, metrics_path, periodic.history if periodic else [], trainer.state.log_history
     )
+
+
+def _lora_config(options: dict | None) -> Any:
+    """``peft.LoraConfig`` from a recipe's ``lora`` mapping (None: full fine-tuning)."""
+    if not options:
+        return None
+    from peft import LoraConfig
+
+    try:
+        return LoraConfig(**{"task_type": "CAUSAL_LM", **options})
+    except (TypeError, ValueError) as err:
+        raise RecipeError(f"bad lora options {options}: {str(err).splitlines()[0]}") from err

@@ -1,4 +1,4 @@
-"""Offline distillation baseline (spec section 6): rejection-sample the teacher, then SFT the student.
+"""Offline distillation baseline (docs/method.md section 6): rejection-sample the teacher, then SFT the student.
 
 The data flow, one stage per function::
 

@@ -4,14 +4,20 @@ import json
 from pathlib import Path
 
 from rlad.cli.main import main
-from rlad.demo.models import BUILDS, TASK_OPTIONS, checkpoint
+from rlad.demo.models import RECIPE, SHARED_CHECKPOINTS, TASK_OPTIONS, checkpoint
 from rlad.recipes import load_recipe
 
 
 def test_demo_quick_runs_end_to_end_and_writes_its_outputs(tmp_path, capsys):
     assert main(["demo", "--quick", "--out", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert "| **Mean@4 all** |" in out and "teacher-gap closed" in out
+    # One progress bar per phase with live numbers; the per-step dictionaries go to metrics.jsonl only.
+    assert "'loss'" not in out + err and "{'" not in out + err
+    for phase in ("evaluate: 100%", "train grpo: 100%", "train rlad: 100%"):
+        assert phase in err
+    assert "clamped=" in err and "reward=" in err
+    assert len(out + err) < 10_000  # measured: ~3.4 KB; with --verbose ~18.6 KB (~200 KB at full size)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert set(summary["mean_at_k"]) == {"student_before", "teacher", "grpo", "rlad"}
     # The shipped teacher is clearly better than the shipped student on held-out problems.
@@ -20,18 +26,27 @@ def test_demo_quick_runs_end_to_end_and_writes_its_outputs(tmp_path, capsys):
         steps = [step for step, _ in summary["curves"][method][0]]
         assert steps[0] == 0 and steps[-1] == 6
         assert (tmp_path / method / "final" / "config.json").is_file()
+        metrics = (tmp_path / method / "metrics.jsonl").read_text().splitlines()
+        assert [json.loads(r)["step"] for r in metrics if '"loss"' in r] == [1, 2, 3, 4, 5, 6]
     assert (tmp_path / "accuracy_vs_step.png").stat().st_size > 1000
     assert (tmp_path / "summary.md").read_text().startswith("| metric |")
 
 
-def test_shipped_checkpoints_match_the_build_specification():
-    for role, spec in BUILDS.items():
-        facts = json.loads((checkpoint(role) / "build.json").read_text())
-        assert (
-            facts["shape"] == spec["shape"]
-            and facts["steps"] == spec["steps"]
-            and facts["seed"] == spec["seed"]
-        )
+def test_shared_checkpoints_are_two_steps_of_one_run_of_the_recipe():
+    from rlad.toy.pair import recipe_from_json
+
+    pair = json.loads((SHARED_CHECKPOINTS / "pair.json").read_text())
+    assert recipe_from_json(pair["recipe"]) == RECIPE and pair["run_id"] == RECIPE.run_id()
+    origins = [
+        json.loads((checkpoint(r, SHARED_CHECKPOINTS) / "checkpoint.json").read_text())
+        for r in ("student", "teacher")
+    ]
+    assert origins[0]["run_id"] == origins[1]["run_id"] == RECIPE.run_id()
+    assert 0 < origins[0]["step"] < origins[1]["step"] and pair["usable"]
+    facts = json.loads((SHARED_CHECKPOINTS / "build.json").read_text())
+    assert facts["mechanism"]["veto_share"] < 0.05 and facts["mean_at_8"] == {
+        role: pair[role]["mean_at_k"] for role in ("student", "teacher")
+    }
 
 
 def test_tiny_recipe_points_at_the_shipped_models():

@@ -2,7 +2,7 @@
 
 Runs the recipe once per method and seed (``OUT/<method>/seed<i>/``, finished runs are skipped),
 evaluates every final model, the untrained student and the teacher the same way, and writes
-``OUT/results.md``, ``OUT/results.json`` and plots; see :mod:`rlad.compare`.
+``OUT/results.md``, ``OUT/results.json`` and plots; see :mod:`rlad.compare.recipe`.
 """
 
 from __future__ import annotations
@@ -10,12 +10,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rlad.cli.main import UserError, allow_trailing_overrides
-from rlad.recipes import RecipeError, load_recipe
+from rlad.cli.main import RunStopped, UserError, allow_trailing_overrides, one_line
 
 
 def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
-    from rlad.compare import METHODS
+    from rlad.compare.methods import METHODS  # light: the harness imports torch only when it runs
 
     p = sub.add_parser(
         name,
@@ -49,19 +48,43 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rlad.compare import CompareError, parse_methods, run_compare
+    from rlad.recipes import RecipeError, load_recipe
+
+    if args.seeds < 1:
+        raise UserError(f"--seeds must be >= 1, got {args.seeds}")
+    if args.samples_per_prompt < 1:
+        raise UserError(f"--samples-per-prompt must be >= 1, got {args.samples_per_prompt}")
+    out = Path(args.out) if args.out else Path("compare") / Path(args.recipe).stem
+    try:
+        recipe = load_recipe(args.recipe, args.overrides)
+    except RecipeError as err:
+        raise UserError(str(err)) from err
+
+    from rlad.compare.methods import CompareError, parse_methods
+    from rlad.compare.recipe import run_compare
+    from rlad.files import check_writable_dir
     from rlad.models import ModelLoadError
-    from rlad.teacher import TeacherLoadError, TokenizerMismatchError
+    from rlad.runner import TeacherGoneError
+    from rlad.teacher import TeacherLoadError, TeacherUnavailableError, TokenizerMismatchError
 
     try:
         methods = parse_methods(args.methods)
-        if args.seeds < 1:
-            raise CompareError(f"--seeds must be >= 1, got {args.seeds}")
-        recipe = load_recipe(args.recipe, args.overrides)
-        out = Path(args.out) if args.out else Path("compare") / Path(args.recipe).stem
-        result = run_compare(recipe, methods, args.seeds, out, samples_per_prompt=args.samples_per_prompt)
-    except (CompareError, RecipeError, ModelLoadError, TeacherLoadError, TokenizerMismatchError) as err:
+        check_writable_dir(out, "--out")
+    except (CompareError, OSError) as err:
         raise UserError(str(err)) from err
+    try:
+        result = run_compare(recipe, methods, args.seeds, out, samples_per_prompt=args.samples_per_prompt)
+    except (
+        CompareError,
+        RecipeError,
+        ModelLoadError,
+        TeacherLoadError,
+        TokenizerMismatchError,
+        TeacherUnavailableError,
+    ) as err:
+        raise UserError(one_line(err)) from err
+    except TeacherGoneError as err:
+        raise RunStopped(str(err)) from err
     print(result.results_md.read_text())
     print(f"rlad compare: table in {result.results_md}, numbers in {result.results_json}")
     for plot in result.plots:

@@ -1,9 +1,12 @@
-"""``rlad demo [--quick] [--out DIR] [--steps N]``: the main job (see :mod:`rlad.demo.run`)."""
+"""``rlad demo [--quick] [--out DIR] [--steps N] [--lr LR] [--verbose]``: the main job (see :mod:`rlad.demo.run`)."""
 
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
+
+from rlad.cli.main import UserError
 
 
 def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
@@ -18,17 +21,45 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--steps", type=int, default=None, help="training steps per method (default: 150)")
     p.add_argument("--lr", type=float, default=None, help="student learning rate (default: 1e-4)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print every per-step metric dictionary (default: progress bars; metrics go to metrics.jsonl)",
+    )
+
+
+def _check(args: argparse.Namespace) -> None:
+    problems = [
+        (args.steps is not None and args.steps < 1, f"--steps must be >= 1, got {args.steps}"),
+        (
+            args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0),
+            f"--lr must be a finite number > 0, got {args.lr}",
+        ),
+        (args.seed < 0, f"--seed must be >= 0, got {args.seed}"),
+    ]
+    for bad, message in problems:
+        if bad:
+            raise UserError(message)
 
 
 def run(args: argparse.Namespace) -> int:
+    from rlad.files import check_writable_dir
+
+    _check(args)
+    out = Path(args.out)
+    try:
+        check_writable_dir(out, "--out")
+    except OSError as err:
+        raise UserError(str(err)) from err
+
     from rlad.demo.run import DemoSettings, run_demo
 
-    out = Path(args.out)
     settings = DemoSettings.quick(out) if args.quick else DemoSettings(out_dir=out)
     if args.steps is not None:
         settings.steps = args.steps
     if args.lr is not None:
         settings.learning_rate = args.lr
     settings.seed = args.seed
+    settings.verbose = args.verbose
     run_demo(settings)
     return 0

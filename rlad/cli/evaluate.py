@@ -1,4 +1,4 @@
-"""``rlad eval MODEL --task NAME [...]``: Mean@k / Pass@k of one model on a task (spec section 7).
+"""``rlad eval MODEL --task NAME [...]``: Mean@k / Pass@k of one model on a task (docs/method.md section 7).
 
 Samples ``n`` completions per problem (temperature 0.6, top-p 0.95 by default: the paper's protocol),
 scores them with the task's verifier (the RL reward's check), and writes ``OUT/eval.json`` (every

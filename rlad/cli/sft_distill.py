@@ -1,4 +1,4 @@
-"""``rlad sft-distill RECIPE.yaml [key=value ...] [--resume]``: the offline distillation baseline (spec section 6).
+"""``rlad sft-distill RECIPE.yaml [key=value ...] [--resume]``: the offline distillation baseline (docs/method.md section 6).
 
 Samples the recipe's teacher on the training prompts, keeps the completions the task's verifier calls
 correct (rejection sampling) and fine-tunes the student on them with TRL's ``SFTTrainer``, with the

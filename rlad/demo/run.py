@@ -1,16 +1,22 @@
 """``rlad demo``: GRPO vs RLAD on the same budget, from the same student, with a stronger teacher.
 
+A preset of the comparison harness (:mod:`rlad.compare`): the shipped tiny pair, two methods, one seed.
+
 1. Load the shipped tiny teacher and student (:mod:`rlad.demo.models`; no download, no pre-training).
 2. Evaluate both on held-out problems: 2-3 operands (in distribution) and 4 operands (out of it).
-3. Train the student twice, with ``loss=grpo`` and with ``loss=trrd`` (RLAD), same prompts, same
-   rollouts per prompt, same steps, evaluating every ``eval_every`` steps.
-4. Evaluate both students the same way; print a before/after table (Mean@k, Pass@k per subset,
-   teacher for reference, teacher-gap closed) and write it with a plot of accuracy vs step.
+3. Train the student twice, with GRPO and with RLAD (``rlad.compare.methods``), same prompts, same
+   rollouts per prompt, same steps, evaluating every ``eval_every`` steps; evaluate each the same way.
+4. Print a before/after table (Mean@k, Pass@k per subset, teacher for reference, teacher-gap closed)
+   and write it with a plot of accuracy vs step.
+
+The terminal shows one progress bar per phase (evaluate, train grpo, train rlad) with the live reward,
+RLAD's clamped fraction and the last evaluation; every per-step metric goes to
+``OUT/<method>/metrics.jsonl`` (``verbose`` prints TRL's dictionaries too). A finished run of the same
+settings in ``OUT`` is reused.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -18,13 +24,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from datasets import concatenate_datasets
 
-from rlad.demo.models import TASK_OPTIONS, checkpoint, demo_task
-from rlad.eval.report import IN_DISTRIBUTION
-from rlad.recipes import Recipe
+from rlad.compare.results import REFERENCE_STUDENT, REFERENCE_TEACHER, curve, read_metrics
+from rlad.compare.spec import RunSpec, preset_recipe, reference_runs, train_run
+from rlad.demo.models import TASK_OPTIONS, checkpoint
+from rlad.eval.settings import EvalSettings
+from rlad.files import write_json_atomic, write_text_atomic
 
-METHODS = {"grpo": "grpo", "rlad": "trrd"}
+METHODS = ("grpo", "rlad")
+MAX_NEW_TOKENS = 32  # the demo's answers are under 20 characters
 
 
 @dataclass
@@ -38,7 +46,10 @@ class DemoSettings:
     learning_rate: float = 1e-4
     temperature: float = 0.7  # sampling temperature of the training rollouts
     seed: int = 0
+    verbose: bool = False  # print TRL's per-step metric dictionaries (they always go to metrics.jsonl)
     extra_config: dict[str, Any] = field(default_factory=dict)
+    student: Path | None = None  # None: the shipped checkpoints
+    teacher: Path | None = None
 
     @classmethod
     def quick(cls, out_dir: Path) -> DemoSettings:
@@ -46,63 +57,26 @@ class DemoSettings:
         return cls(out_dir=out_dir, steps=6, eval_every=3, eval_problems=16, ood_problems=8, k=4)
 
 
-def _eval_data(settings: DemoSettings):
-    task = demo_task()
-    test = task.load(split="test", limit=settings.eval_problems, seed=1234)  # the set runner.py evaluates on
-    ood = task.load(split="ood", limit=settings.ood_problems)
-    return task, concatenate_datasets([test, ood])
-
-
-def _evaluate(path: Path, name: str, task, data, settings: DemoSettings):
-    from rlad.eval import HFBackend, evaluate
-    from rlad.models import load_model
-
-    model, tokenizer, _ = load_model(str(path))
-    backend = HFBackend(model, tokenizer, batch_size=64, show_progress=False)
-    report = evaluate(
-        backend,
-        task,
-        data,
-        k=settings.k,
-        max_new_tokens=32,
-        seed=settings.seed,
-        greedy=True,
-        ood_subsets=lambda s: s.startswith("ood"),
-        name=name,
-        show_progress=False,
-    )
-    report.to_json(settings.out_dir / f"eval_{name}.json")
-    return report
-
-
-def _recipe(method: str, settings: DemoSettings) -> Recipe:
-    config = {
-        "output_dir": str(settings.out_dir / method),
-        "loss": METHODS[method],
-        "teacher_model": str(checkpoint("teacher")),
-        "max_steps": settings.steps,
-        "learning_rate": settings.learning_rate,
-        "num_generations": 8,
-        "per_device_train_batch_size": 128,  # 16 prompts x 8 completions per step
-        "max_completion_length": 32,
-        "temperature": settings.temperature,
-        "gradient_checkpointing": False,
-        "logging_steps": 1,
-        "save_strategy": "no",
-        "report_to": "none",
-        "seed": settings.seed,
-        "disable_tqdm": False,
-        **settings.extra_config,
+def plan(settings: DemoSettings) -> tuple[list[RunSpec], list[RunSpec]]:
+    """(references, training runs) of the demo, in ``OUT/<name>``."""
+    student = str(settings.student or checkpoint("student"))
+    teacher = str(settings.teacher or checkpoint("teacher"))
+    config = {"max_steps": settings.steps, "learning_rate": settings.learning_rate, "disable_tqdm": False}
+    base = preset_recipe(
+        student, teacher, "arithmetic", TASK_OPTIONS, 16, 8, MAX_NEW_TOKENS, settings.temperature,
+        eval_limit=settings.eval_problems, eval_every=settings.eval_every, eval_k=settings.k,
+        config={**config, **settings.extra_config},
+    )  # fmt: skip
+    evaluation = EvalSettings(k=settings.k, max_new_tokens=MAX_NEW_TOKENS, seed=settings.seed, greedy=True)
+    held_out = {
+        "evaluation": evaluation,
+        "ood_split": "ood",
+        "ood_limit": settings.ood_problems,
+        "ood_seed": 0,
     }
-    return Recipe(
-        model=str(checkpoint("student")),
-        task="arithmetic",
-        task_options=dict(TASK_OPTIONS),
-        eval_limit=settings.eval_problems,
-        eval_every=settings.eval_every,
-        eval_k=settings.k,
-        config=config,
-    )
+    out = settings.out_dir
+    runs = [train_run(base, m, settings.seed, out / m, m, **held_out) for m in METHODS]
+    return reference_runs(base, out, **held_out), runs
 
 
 def run_demo(settings: DemoSettings) -> dict[str, Any]:
@@ -118,31 +92,54 @@ def run_demo(settings: DemoSettings) -> dict[str, Any]:
         torch.set_num_threads(threads)
 
 
+def _report(spec: RunSpec):
+    from rlad.eval.report import EvalReport
+
+    return EvalReport.from_json(spec.output_dir / "eval.json")
+
+
 def _run_demo(settings: DemoSettings) -> dict[str, Any]:
+    from tqdm.auto import tqdm
+
+    from rlad.callbacks import quiet_libraries
+    from rlad.compare.runs import run_one
     from rlad.eval import compare_reports
+    from rlad.eval.report import IN_DISTRIBUTION
     from rlad.plots import plot_validation_curves
-    from rlad.runner import train_recipe
 
     started = time.time()
+    if not settings.verbose:
+        quiet_libraries()
     settings.out_dir.mkdir(parents=True, exist_ok=True)
-    task, data = _eval_data(settings)
-    print(f"rlad demo: evaluating the teacher and the untrained student on {len(data)} held-out problems")
-    reports = {"student_before": _evaluate(checkpoint("student"), "student_before", task, data, settings)}
-    reports["teacher"] = _evaluate(checkpoint("teacher"), "teacher", task, data, settings)
+    references, runs = plan(settings)
+    print(
+        f"rlad demo: GRPO vs RLAD, {settings.steps} steps each, evaluated on {settings.eval_problems or 'all'} "
+        f"held-out problems in distribution and {settings.ood_problems} out of it; "
+        f"per-step metrics in {settings.out_dir}/<method>/metrics.jsonl"
+    )
+    reports = {}
+    with tqdm(total=len(references), desc="evaluate", unit="model") as bar:
+        for spec in references:
+            run_one(spec)
+            reports[spec.name] = _report(spec)
+            bar.set_postfix({n: f"{r.overall.mean_at_k:.3f}" for n, r in reports.items()}, refresh=False)
+            bar.update(1)
     curves, timings = {}, {}
-    for method in METHODS:
-        print(f"rlad demo: training the student with {method} for {settings.steps} steps")
-        t0 = time.time()
-        result = train_recipe(_recipe(method, settings))
-        timings[method] = round(time.time() - t0, 1)
-        curves[method] = [[(r["step"], r["eval/mean_at_k"]) for r in result.eval_history]]
-        reports[method] = _evaluate(result.final_model, method, task, data, settings)
     # The evaluations during training use the in-distribution held-out problems: compare like with like.
-    before = reports["student_before"].groups[IN_DISTRIBUTION].mean_at_k
-    curves = {m: [[(0, before), *c[0]]] for m, c in curves.items()}
-    references = {"teacher": reports["teacher"].groups[IN_DISTRIBUTION].mean_at_k, "student before": before}
-    plot = plot_validation_curves(curves, settings.out_dir / "accuracy_vs_step.png", settings.k, references)
-    table = compare_reports({k: reports[k] for k in ("student_before", "grpo", "rlad", "teacher")})
+    before = reports[REFERENCE_STUDENT].groups[IN_DISTRIBUTION].mean_at_k
+    for spec in runs:
+        done = run_one(spec, verbose=settings.verbose, progress_desc=f"train {spec.method}")
+        timings[spec.method] = done.get("train_seconds")
+        curves[spec.method] = [[(0, before), *curve(read_metrics(done["metrics"]), "eval/mean_at_k")]]
+        reports[spec.method] = _report(spec)
+    references_lines = {
+        "teacher": reports[REFERENCE_TEACHER].groups[IN_DISTRIBUTION].mean_at_k,
+        "student before": before,
+    }
+    plot = plot_validation_curves(
+        curves, settings.out_dir / "accuracy_vs_step.png", settings.k, references_lines
+    )
+    table = compare_reports({k: reports[k] for k in (REFERENCE_STUDENT, *METHODS, REFERENCE_TEACHER)})
     summary = {
         "seconds": round(time.time() - started, 1),
         "train_seconds": timings,
@@ -150,10 +147,13 @@ def _run_demo(settings: DemoSettings) -> dict[str, Any]:
         "pass_at_k": {name: r.overall.pass_at_k for name, r in reports.items()},
         "curves": curves,
     }
-    (settings.out_dir / "summary.md").write_text(table + "\n")
-    (settings.out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+    write_text_atomic(settings.out_dir / "summary.md", table + "\n")
+    write_json_atomic(settings.out_dir / "summary.json", summary)
+    print()
     print(table)
     print(f"\nrlad demo: finished in {summary['seconds']:.0f} s; outputs in {settings.out_dir}/")
-    print(f"  summary.md (this table), summary.json, eval_*.json (every sample), {plot.name if plot else ''}")
+    print(
+        f"  summary.md (this table), summary.json, <run>/eval.json (every sample), {plot.name if plot else ''}"
+    )
     print(f"  trained students: {settings.out_dir}/grpo/final, {settings.out_dir}/rlad/final")
     return summary

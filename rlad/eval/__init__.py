@@ -1,4 +1,4 @@
-"""Evaluation of students and teachers (spec section 7): Mean@k, Pass@k, per-subset tables, teacher agreement.
+"""Evaluation of students and teachers (docs/method.md section 7): Mean@k, Pass@k, per-subset tables, teacher agreement.
 
 - :mod:`rlad.eval.metrics`: pure metric functions (Pass@k estimator, Mean@k, teacher-gap closed, ...);
 - :mod:`rlad.eval.generation`: the :class:`GenerationBackend` interface, :class:`HFBackend`, :class:`VLLMBackend`;

@@ -1,4 +1,4 @@
-"""Evaluate a model on a task: sample, verify, summarise (spec section 7).
+"""Evaluate a model on a task: sample, verify, summarise (docs/method.md section 7).
 
 One call wires the stages together; the maths lives in :mod:`rlad.eval.metrics`::
 
@@ -19,11 +19,12 @@ Example (the backend and task come from :mod:`rlad.eval.generation` and :mod:`rl
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import accumulate
 from typing import Any, Protocol
 
-from rlad.eval.generation import GenerationBackend
+from rlad.eval.generation import GenerationBackend, HFBackend
 from rlad.eval.report import (
     EvalReport,
     OODSubsets,
@@ -32,9 +33,10 @@ from rlad.eval.report import (
     build_report,
     compare_reports,
 )
+from rlad.eval.settings import EvalSettings
 from rlad.eval.teacher_agreement import Teacher, teacher_agreement
 
-__all__ = ["EvalReport", "ScoringTask", "compare_reports", "evaluate"]
+__all__ = ["EvalReport", "ScoringTask", "compare_reports", "evaluate", "evaluate_model"]
 
 UNLABELLED = "unlabelled"  # the subset of rows that carry no ``subset`` label
 
@@ -133,6 +135,24 @@ def evaluate(
         "task": getattr(task, "name", "") or type(task).__name__,
     }
     return build_report(name, config, problems, k=k, ood_subsets=ood_subsets)
+
+
+def evaluate_model(
+    model: Any,
+    tokenizer: Any,
+    task: ScoringTask,
+    dataset: Iterable[Mapping[str, Any]],
+    settings: EvalSettings,
+    *,
+    ood_subsets: OODSubsets = (),
+    name: str = "",
+) -> EvalReport:
+    """:func:`evaluate` a loaded model with ``settings``: the one entry point of rlad's comparisons and
+    of the validation during training, so none of them keeps its own sampling constants. Every field of
+    :class:`EvalSettings` is an argument of :func:`evaluate` but the batch size, the backend's."""
+    fields = dataclasses.asdict(settings)
+    backend = HFBackend(model, tokenizer, batch_size=fields.pop("batch_size"), show_progress=False)
+    return evaluate(backend, task, dataset, **fields, ood_subsets=ood_subsets, name=name, show_progress=False)
 
 
 def _check_shape(completions: Sequence[Sequence[str]], num_prompts: int, n: int, what: str) -> None:

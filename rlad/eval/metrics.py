@@ -1,4 +1,4 @@
-"""Evaluation metrics of the RLAD paper (spec section 7), as pure functions of 0/1 correctness.
+"""Evaluation metrics of the RLAD paper (docs/method.md section 7), as pure functions of 0/1 correctness.
 
 Notation: a problem has ``n`` sampled completions of which ``c`` are correct.
 

@@ -7,7 +7,7 @@ teacher was given. The summaries (:class:`~rlad.eval.metrics.SubsetMetrics`) are
 records by :func:`build_report`, per subset, for the in-/out-of-distribution groups and overall.
 
 :func:`compare_reports` puts several runs side by side (untrained student, GRPO, RLAD, teacher) and
-adds the teacher-gap closed (spec section 7) when a teacher report is present.
+adds the teacher-gap closed (docs/method.md section 7) when a teacher report is present.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Group-relative advantages (GRPO, spec section 2).
+"""Group-relative advantages (GRPO, docs/method.md section 2).
 
 For a group of G completions of one prompt with rewards r_1..r_G:
 

@@ -1,4 +1,4 @@
-"""Selective-imitation diagnostics (spec section 4): how the teacher shapes each token's update.
+"""Selective-imitation diagnostics (docs/method.md section 4): how the teacher shapes each token's update.
 
 Each valid token falls into one of four regimes by the sign of its advantage and by whether the
 teacher gives the sampled token more or less probability than the old student did:

@@ -1,4 +1,4 @@
-"""Optional explicit imitation gates (spec section 4, from the product description of RLAD).
+"""Optional explicit imitation gates (docs/method.md section 4, from the product description of RLAD).
 
 TRRD already selects teacher influence per token through the clip. These gates add a per-sequence
 decision on top; a sequence whose gate is closed falls back to the GRPO anchor (alpha = 1 for its

@@ -133,7 +133,7 @@ def grpo_loss(
     kl_estimator: str = "k3",
     token_weights: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, Metrics]:
-    """GRPO's clipped surrogate (spec section 2), plus ``beta * KL(pi_S || pi_ref)`` when beta > 0."""
+    """GRPO's clipped surrogate (docs/method.md section 2), plus ``beta * KL(pi_S || pi_ref)`` when beta > 0."""
     logp, old_logp, ref_logp = _zero_padding(mask, logp, old_logp, ref_logp)
     per_token, ratio = clipped_surrogate(logp - old_logp, advantages, eps_low, eps_high)  # (B, T)
     per_token = _weighted(per_token, token_weights)
@@ -171,7 +171,7 @@ def trrd_loss(
     norm_constant: float | None = NORM_CONSTANT.default,
     token_weights: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, Metrics]:
-    """Trust Region Ratio Distillation (spec section 3): GRPO's surrogate on the teacher-anchored ratio.
+    """Trust Region Ratio Distillation (docs/method.md section 3): GRPO's surrogate on the teacher-anchored ratio.
 
     ``alpha`` may be a (B, 1) tensor of per-sequence values (see :mod:`rlad.objectives.gates`).
     With alpha = 1 this is :func:`grpo_loss` to the last bit, whatever the clamp mode.
@@ -223,7 +223,7 @@ def kdrl_loss(
     norm_constant: float | None = NORM_CONSTANT.default,
     token_weights: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, Metrics]:
-    """KDRL (spec section 6): GRPO's surrogate plus ``kd_beta * KL(pi_S || pi_T)`` on student rollouts.
+    """KDRL (docs/method.md section 6): GRPO's surrogate plus ``kd_beta * KL(pi_S || pi_T)`` on student rollouts.
 
     Reward-guided masking: with ``kd_mask_above_reward`` set, sequences whose reward is above it
     (correct answers) get no KD term. ``kd_beta`` is the value at this step (the trainer anneals it

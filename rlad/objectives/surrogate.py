@@ -1,4 +1,4 @@
-"""The clipped surrogate shared by GRPO, TRRD and KDRL, and the TRRD log-ratio (spec sections 2-3).
+"""The clipped surrogate shared by GRPO, TRRD and KDRL, and the TRRD log-ratio (docs/method.md sections 2-3).
 
 GRPO's per-token loss with ratio rho = exp(log_ratio) and an asymmetric clip:
 

@@ -1,6 +1,6 @@
 """Log-probabilities of the sampled completion tokens under a model, without full-vocabulary logits.
 
-TRRD needs only log pi(y_t | x, y_<t) of the tokens the student sampled (spec section 1). The naive
+TRRD needs only log pi(y_t | x, y_<t) of the tokens the student sampled (docs/method.md section 1). The naive
 way (:func:`naive_sampled_token_logprobs`, kept for tests and benchmarks) materialises logits of
 shape (B, L, V) and a float32 log-softmax of the same size: at L = 8192 and V = 151936 that is 5 GB
 per sequence. :func:`sampled_token_logprobs` runs the backbone once, keeps only the hidden states of

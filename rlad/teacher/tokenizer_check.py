@@ -1,4 +1,4 @@
-"""Pre-flight check that a teacher can score the student's tokens (spec section 1: one shared tokenizer).
+"""Pre-flight check that a teacher can score the student's tokens (docs/method.md section 1: one shared tokenizer).
 
 TRRD compares pi_S(y_t) with pi_T(y_t) token by token, so token id k must mean the same string for
 both models. We check, before any training:

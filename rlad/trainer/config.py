@@ -125,7 +125,7 @@ class RLADConfig(GRPOConfig):
             "Std that scales group advantages: sample (TRL's, Bessel-corrected) or population (the paper's)."
         ),
     )
-    # Explicit imitation gates (spec section 4); None = open.
+    # Explicit imitation gates (docs/method.md section 4); None = open.
     gate_align_tau: float | None = field(
         default=None,
         metadata=_help("Alignment gate: teacher anchor only if mean |old - teacher logp| <= tau."),
@@ -144,7 +144,7 @@ class RLADConfig(GRPOConfig):
     success_threshold: float = field(
         default=1.0, metadata=_help("A completion whose total reward is >= this counts as a success.")
     )
-    # Teacher rollouts (spec section 5).
+    # Teacher rollouts (docs/method.md section 5).
     teacher_rollouts_per_prompt: int = field(
         default=0, metadata=_help("k: teacher completions generated per selected prompt (0 disables).")
     )

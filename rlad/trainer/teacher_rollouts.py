@@ -1,4 +1,4 @@
-"""Teacher rollouts for groups where RL has no signal (spec section 5, from the product description).
+"""Teacher rollouts for groups where RL has no signal (docs/method.md section 5, from the product description).
 
 When every student completion of a prompt fails, all advantages in that group are 0 and neither
 GRPO nor TRRD learns anything from it. With ``teacher_rollouts_per_prompt = k`` the teacher then

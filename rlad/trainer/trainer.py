@@ -1,6 +1,6 @@
 """``RLADTrainer``: TRL's GRPOTrainer with a teacher inside the objective (RLAD, Zhang et al. 2026).
 
-One batch, top to bottom (spec section 5):
+One batch, top to bottom (docs/method.md section 5):
 
 1. Rollouts: TRL samples G completions per prompt (HF generate or vLLM) and scores them with the
    reward functions; its group advantages are used unchanged.

@@ -7,9 +7,11 @@ import json
 import pytest
 
 import benchmarks.analysis as analysis
-from benchmarks.pool import worker_job
 from benchmarks.run import choose_kd, choose_rates, kd_specs, main_specs, search_specs
-from benchmarks.settings import ABLATIONS, FULL, QUICK, RunSpec, kd_overrides, math_family
+from benchmarks.settings import ABLATIONS, FULL, QUICK, bench_run, math_family
+from rlad.compare.methods import METHODS, kd_overrides
+from rlad.compare.pool import spec_job
+from rlad.compare.spec import RunSpec
 
 
 @pytest.mark.parametrize("module", [analysis])
@@ -29,11 +31,14 @@ def test_run_spec_round_trips_through_json_and_keeps_equal_budgets(tmp_path):
     specs = search_specs(math_family(), FULL, tmp_path)
     assert len(specs) == len(FULL.methods) * len(FULL.lr_grid)
     for spec in specs:
-        again = RunSpec.from_json(spec.to_json())
-        assert again == spec
-        config = spec.config()
+        again = RunSpec.from_json(json.loads(json.dumps(spec.to_json())))
+        assert again == spec and again.fingerprint() == spec.fingerprint()
+        config = spec.recipe.config
         assert config["per_device_train_batch_size"] == FULL.prompts_per_step * FULL.num_generations
-        assert config["max_steps"] == FULL.lr_search_steps
+        assert (
+            config["max_steps"] == FULL.lr_search_steps and spec.evaluation is None
+        )  # searches: no final eval
+        assert config.get("loss") == METHODS[spec.method].get("loss")  # sft: no loss
 
 
 def test_choose_rates_falls_back_to_the_first_rate_without_validation(tmp_path):
@@ -47,52 +52,63 @@ def test_quick_ablations_are_known():
 
 def _finish(spec, values):
     """Fake a finished run: ``metrics.jsonl`` with the given validation points, and ``done.json``."""
-    spec.out_dir.mkdir(parents=True, exist_ok=True)
+    spec.output_dir.mkdir(parents=True, exist_ok=True)
     lines = [json.dumps({"step": 10 * (i + 1), "eval/mean_at_k": v}) for i, v in enumerate(values)]
-    (spec.out_dir / "metrics.jsonl").write_text("\n".join(lines) + "\n")
-    (spec.out_dir / "done.json").write_text("{}")
+    (spec.output_dir / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    (spec.output_dir / "done.json").write_text(json.dumps({"fingerprint": spec.fingerprint()}))
+
+
+def _kd(spec):
+    return {k: v for k, v in spec.recipe.config.items() if k.startswith("kd_")}
 
 
 def test_kdrl_coefficient_search_reuses_the_default_run_and_picks_the_best(tmp_path):
     rates = {"kdrl": {"chosen": 1e-4}}
     specs = kd_specs(math_family(), FULL, tmp_path, rates)
-    assert [s.overrides for s in specs] == [
-        {"kd_beta": 1e-3, "kd_beta_end": pytest.approx(2e-4)},
-        {},  # the default coefficient: the lr search's own run at that rate
-        {"kd_beta": 2e-2, "kd_beta_end": pytest.approx(4e-3)},
+    annealed = {"kd_schedule": "linear", "kd_estimator": "k2"}
+    assert [_kd(s) for s in specs] == [
+        {"kd_beta": 1e-3, "kd_beta_end": pytest.approx(2e-4), **annealed},
+        {
+            "kd_beta": 5e-3,
+            "kd_beta_end": 1e-3,
+            **annealed,
+        },  # the default: the lr search's own run at that rate
+        {"kd_beta": 2e-2, "kd_beta_end": pytest.approx(4e-3), **annealed},
     ]
     assert specs[1].name == "math/lr_search/kdrl_lr0.0001/seed0"
-    assert all(s.learning_rate == 1e-4 and s.steps == FULL.lr_search_steps for s in specs)
+    assert all(s.recipe.config["learning_rate"] == 1e-4 and s.steps == FULL.lr_search_steps for s in specs)
     for spec, values in zip(specs, ([0.2, 0.3], [0.2, 0.2], [0.4, 0.1])):
         _finish(spec, values)
     choose_kd(specs, rates, FULL)
     assert rates["kdrl"]["kd_beta"] == 1e-3 and rates["kdrl"]["kd_scores"]["0.02"] == pytest.approx(0.25)
     main = main_specs(math_family(), FULL, tmp_path, {m: {"chosen": 1e-4} for m in FULL.methods} | rates, 1)
-    assert {s.method: s.overrides for s in main}["kdrl"] == kd_overrides(1e-3)
+    assert _kd({s.method: s for s in main}["kdrl"]) == {**annealed, **kd_overrides(1e-3)}
+
+
+def _grpo_search(tmp_path, family=None, mode=QUICK):
+    (spec,) = [s for s in search_specs(family or math_family(), mode, tmp_path) if s.method == "grpo"]
+    return spec
 
 
 def test_a_finished_run_is_reused_only_while_its_settings_are_unchanged(tmp_path):
-    (spec,) = [s for s in search_specs(math_family(), QUICK, tmp_path) if s.method == "grpo"]
-    worker_job(spec)
+    spec = _grpo_search(tmp_path)
+    spec_job(spec)
     _finish(spec, [0.1])
-    assert worker_job(spec).marker.is_file()  # same settings: kept
-    wider = dataclasses.replace(spec, mode=dataclasses.replace(QUICK, logic_seeds=5))
-    assert worker_job(wider).marker.is_file()  # a setting that does not change this run: kept
-    relabelled = dataclasses.replace(spec, family=dataclasses.replace(spec.family, hardest="ood_other"))
-    assert worker_job(relabelled).marker.is_file()  # what the report reads on: kept
-    hotter = dataclasses.replace(spec, mode=dataclasses.replace(QUICK, temperature=1.0))
-    assert not worker_job(hotter).marker.is_file()  # changed: runs again
-    assert (spec.out_dir / "done.stale.json").is_file()
+    assert spec_job(spec).marker.is_file()  # same settings: kept
+    wider = _grpo_search(tmp_path, mode=dataclasses.replace(QUICK, logic_seeds=5))
+    assert spec_job(wider).marker.is_file()  # not a setting of this run: kept
+    relabelled = dataclasses.replace(math_family(), hardest="ood_other")
+    assert spec_job(_grpo_search(tmp_path, relabelled)).marker.is_file()  # read by the report only
+    hotter = _grpo_search(tmp_path, mode=dataclasses.replace(QUICK, temperature=1.0))
+    assert not spec_job(hotter).marker.is_file()  # changed: runs again
+    assert (spec.output_dir / "done.stale.json").is_file()
 
 
-def test_runs_written_before_a_family_field_existed_are_still_reused(tmp_path):
-    (spec,) = [s for s in search_specs(math_family(), QUICK, tmp_path) if s.method == "grpo"]
-    older = spec.to_json()
-    del older["family"]["mode_overrides"]  # as spec.json files written before the field was added
-    spec.out_dir.mkdir(parents=True)
-    (spec.out_dir / "spec.json").write_text(json.dumps(older))
-    _finish(spec, [0.1])
-    assert worker_job(spec).marker.is_file()
+def test_a_run_finished_before_the_harness_fingerprinted_it_is_redone(tmp_path):
+    spec = _grpo_search(tmp_path)
+    spec.output_dir.mkdir(parents=True)
+    (spec.output_dir / "done.json").write_text(json.dumps({"spec": {"method": "grpo"}}))
+    assert not spec_job(spec).marker.is_file()
 
 
 def test_lr_section_reports_searches_and_transferred_settings(tmp_path):
@@ -128,7 +144,10 @@ def test_each_family_sizes_its_own_runs(tmp_path):
     assert restored == FULL
     rates = {m: {"chosen": 3e-5} for m in FULL.methods}
     for spec in main_specs(logic_family(tmp_path), logic_mode, tmp_path, rates, 1):
-        assert spec.steps == 100 and spec.config()["per_device_train_batch_size"] == 8 * FULL.num_generations
+        assert (
+            spec.steps == 100
+            and spec.recipe.config["per_device_train_batch_size"] == 8 * FULL.num_generations
+        )
 
 
 def test_logic_search_flag_sets_the_mode_without_changing_run_fingerprints(tmp_path, monkeypatch):
@@ -142,14 +161,16 @@ def test_logic_search_flag_sets_the_mode_without_changing_run_fingerprints(tmp_p
     assert [m.logic_search for m in seen] == [False, True, FULL.logic_search]
     # a run finished without the search is reused by a search-enabled invocation
     plain, searched = (
-        run.train_spec(math_family(), m, tmp_path, "main", "grpo", "grpo", 0, 3e-5, m.steps) for m in seen[:2]
+        bench_run(math_family(), m, tmp_path, "main", "grpo", "grpo", 0, 3e-5, m.steps) for m in seen[:2]
     )
     assert plain.fingerprint() == searched.fingerprint()
 
 
 def test_the_logic_search_runs_half_the_logic_budget_and_skips_the_final_evaluation(tmp_path):
     from benchmarks.settings import logic_family
-    from benchmarks.worker import needs_final_eval
+
+    def needs_final_eval(spec):
+        return spec.evaluation is not None
 
     logic = logic_family(tmp_path)
     logic_mode = logic.mode(FULL)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import rlad.compare as cmp
-import rlad.compare_results as res
+import rlad.compare.methods as methods
+import rlad.compare.recipe as cmp
+import rlad.compare.results as res
 import rlad.sft_distill as sft
 from rlad.plots import mean_over_runs, plot_regime_fractions, plot_subset_bars, plot_validation_curves
 from rlad.recipes import Recipe
@@ -66,27 +67,39 @@ def test_aggregate_by_hand():
 
 
 def test_plan_and_method_settings(tmp_path):
-    assert cmp.parse_methods("grpo, sft,grpo") == ["grpo", "sft"]
-    with pytest.raises(cmp.CompareError, match="unknown method"):
-        cmp.parse_methods("grpo,dpo")
-    plan = cmp.plan_runs(["rlad", "sft"], seeds=2, base_seed=10, out_dir=tmp_path)
-    assert [(r.method, r.index, r.seed) for r in plan] == [
+    assert methods.parse_methods("grpo, sft,grpo") == ["grpo", "sft"]
+    with pytest.raises(methods.CompareError, match="unknown method"):
+        methods.parse_methods("grpo,dpo")
+    recipe = Recipe(model="m", task="arithmetic", config={"loss": "grpo", "alpha": 0.3, "seed": 10})
+    plan = cmp.plan_runs(recipe, ["rlad", "sft"], seeds=2, out_dir=tmp_path)
+    assert [(r.method, r.tags["index"], r.seed) for r in plan] == [
         ("rlad", 0, 10),
         ("rlad", 1, 11),
         ("sft", 0, 10),
         ("sft", 1, 11),
     ]
-    assert plan[1].output_dir == tmp_path / "rlad" / "seed1"
-    recipe = Recipe(model="m", task="arithmetic", config={"loss": "grpo", "alpha": 0.3, "seed": 10})
-    run = cmp.recipe_for_run(recipe, plan[1])
-    assert run.config == {
+    assert plan[1].output_dir == tmp_path / "rlad" / "seed1" and plan[1].name == "rlad seed1"
+    assert plan[1].recipe.config == {
         "loss": "trrd",
         "alpha": 0.3,
         "seed": 11,
         "output_dir": str(tmp_path / "rlad" / "seed1"),
     }
+    assert plan[2].recipe.config["loss"] == "grpo"  # sft trains on the recipe's config as is
     assert recipe.config["loss"] == "grpo"  # the base recipe is left alone
-    assert cmp.method_overrides("kdrl") == {"loss": "kdrl"} and cmp.method_overrides("opd") == {"loss": "opd"}
+    assert {r.evaluation for r in plan} == {cmp.eval_settings(recipe)}
+    # One KDRL everywhere: annealed 5e-3 -> 1e-3 unless the recipe sets its own coefficient.
+    kdrl = methods.method_config("kdrl", {"loss": "grpo", "kd_beta": 0.02})
+    assert kdrl == {
+        "loss": "kdrl",
+        "kd_beta": 0.02,
+        "kd_beta_end": 1e-3,
+        "kd_schedule": "linear",
+        "kd_estimator": "k2",
+    }
+    assert methods.method_config("opd", {}) == {"loss": "opd"}
+    with pytest.raises(methods.CompareError, match="unknown method 'dpo'"):
+        methods.method_config("dpo", {})
 
 
 def test_curves_and_plots(tmp_path):

@@ -152,7 +152,7 @@ def test_alpha_below_one_differs_from_grpo():
     assert not torch.equal(loss_g, loss_t)
 
 
-# The four regimes of spec section 4, one token each at the first step (logp == old_logp), alpha 0.5,
+# The four regimes of docs/method.md section 4, one token each at the first step (logp == old_logp), alpha 0.5,
 # teacher 0.8 nats above or below the student: log rho = -/+ 0.4, rho = 0.67 or 1.49.
 @pytest.mark.parametrize(
     ("advantage", "teacher_shift", "expect"),

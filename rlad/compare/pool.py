@@ -1,14 +1,14 @@
-"""Run benchmark jobs as subprocesses, at most ``workers`` at once, each single-threaded.
+"""Run jobs as subprocesses, at most ``workers`` at once, each single-threaded.
 
-On the 2-core machine a tiny model trains about 10x faster with one OpenMP thread than with the default
+On a 2-core machine a tiny model trains about 10x faster with one OpenMP thread than with the default
 (the threads fight each other and other users), so every job gets ``OMP_NUM_THREADS=1`` and two jobs
-run side by side. A job whose ``done.json`` exists is skipped when the run's spec is unchanged (`run_fingerprint`):
-an interrupted benchmark continues where it stopped, and a changed setting reruns only what it changes. A failed job is recorded (its log tail) and the others go on.
+run side by side. A job whose marker exists is reused; a failed job is recorded (its log tail) and the
+others go on. A run of the harness is the job of :func:`spec_job`: its own process keeps runs
+independent (RNG, memory).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.settings import RunSpec, run_fingerprint
+from rlad.compare.runs import DONE, finished
+from rlad.compare.spec import RunSpec
+from rlad.files import write_json_atomic
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]  # the checkout holding rlad (and benchmarks/)
 
 
 def single_thread_env() -> dict[str, str]:
@@ -41,20 +43,15 @@ class Job:
     marker: Path
 
 
-def worker_job(spec: RunSpec) -> Job:
-    """The job that trains/evaluates ``spec`` (its spec is written to ``OUT/runs/<name>/spec.json``)."""
-    folder = spec.out_dir
+def spec_job(spec: RunSpec) -> Job:
+    """The job that runs ``spec`` (written to ``<output_dir>/spec.json``); a ``done.json`` of other
+    settings is set aside first, so the run is redone."""
+    folder = spec.output_dir
     folder.mkdir(parents=True, exist_ok=True)
+    finished(spec, refuse_other=False)
     spec_path = folder / "spec.json"
-    done_path = folder / "done.json"
-    if done_path.is_file() and (
-        not spec_path.is_file() or run_fingerprint(json.loads(spec_path.read_text())) != spec.fingerprint()
-    ):
-        done_path.replace(folder / "done.stale.json")  # finished under other settings: run again
-    spec_path.write_text(json.dumps(spec.to_json(), indent=1, default=str) + "\n")
-    return Job(
-        spec.name, [sys.executable, "-m", "benchmarks.worker", str(spec_path)], folder, folder / "done.json"
-    )
+    write_json_atomic(spec_path, spec.to_json())
+    return Job(spec.name, [sys.executable, "-m", "rlad.compare.runs", str(spec_path)], folder, folder / DONE)
 
 
 def run_job(job: Job, log: Callable[[str], None]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
-"""Results of ``rlad compare``: mean and spread across seeds, the Markdown tables, training curves.
+"""Results of a comparison: mean and spread across seeds, the Markdown tables, training curves.
 
-Pure functions over the per-run summaries (``rlad.compare.summary_of``) and ``metrics.jsonl`` records,
-tested with hand values in ``tests/cli/test_cli_compare.py``.
+Pure functions over the per-run evaluation summaries (:func:`summary_of`) and ``metrics.jsonl`` records,
+tested with hand values in ``tests/cli/test_cli_compare.py``; ``rlad compare``, the demo and the
+benchmark report all read their numbers through them.
 """
 
 from __future__ import annotations
@@ -14,11 +15,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rlad.eval.metrics import natural_key, teacher_gap_closed
+
+def natural_key(text: str) -> list:
+    """Sort key: the evaluation's natural order (``2_people`` before ``10_people``); imported lazily
+    because ``rlad.eval`` loads torch, and ``rlad compare --help`` should not."""
+    from rlad.eval.metrics import natural_key as key
+
+    return key(text)
+
 
 ALL = "all"  # the row label of all problems
 REFERENCE_STUDENT = "student_before"
 REFERENCE_TEACHER = "teacher"
+
+
+def summary_of(report: Any) -> dict[str, Any]:
+    """The summary numbers of an :class:`~rlad.eval.EvalReport` (no samples), as plain dicts."""
+    return {
+        "k": report.k,
+        "overall": report.overall.to_dict(),
+        "subsets": {name: m.to_dict() for name, m in report.subsets.items()},
+        "groups": {name: m.to_dict() for name, m in report.groups.items()},
+    }
 
 
 # --------------------------------------------------------------------------------------------------
@@ -79,7 +97,8 @@ def labels_of(summaries: Sequence[Mapping[str, Any]]) -> list[str]:
     return [*subsets, *groups, ALL]
 
 
-def _metrics_at(summary: Mapping[str, Any], label: str) -> Mapping[str, Any] | None:
+def metrics_at(summary: Mapping[str, Any], label: str) -> Mapping[str, Any] | None:
+    """The metrics of a subset, a group or all problems (``"all"``) in a summary; None if it has none."""
     if label == ALL:
         return summary["overall"]
     return summary.get("subsets", {}).get(label) or summary.get("groups", {}).get(label)
@@ -94,7 +113,7 @@ def aggregate(results: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[Result
     rows = []
     for method, summaries in results.items():
         for label in labels_of(summaries):
-            found = [m for m in (_metrics_at(s, label) for s in summaries) if m is not None]
+            found = [m for m in (metrics_at(s, label) for s in summaries) if m is not None]
             rows.append(
                 ResultRow(
                     method=method,
@@ -115,6 +134,8 @@ def gap_closed(
 
     Empty without both references; a seed whose gap is undefined (teacher not ahead) is left out.
     """
+    from rlad.eval.metrics import teacher_gap_closed
+
     if student_before is None or teacher is None:
         return {}
     before = student_before["overall"]["mean_at_k"]
@@ -128,6 +149,19 @@ def gap_closed(
 def bars_of(rows: Sequence[ResultRow], method: str) -> dict[str, tuple[float, float]]:
     """``{label: (mean, std)}`` of Mean@k for one method (std 0 for a single seed)."""
     return {r.subset: (r.mean_at_k.mean, r.mean_at_k.std or 0.0) for r in rows if r.method == method}
+
+
+def comparison_table(
+    results: Mapping[str, Sequence[Mapping[str, Any]]],
+    references: Mapping[str, Mapping[str, Any]],
+    k: int,
+    failures: Sequence[Mapping[str, Any]] = (),
+) -> tuple[list[ResultRow], dict[str, Stat], str]:
+    """(rows, teacher-gap closed per method, ``results.md`` text) of per-method, per-seed summaries."""
+    rows = aggregate(results)
+    gaps = gap_closed(results, references.get(REFERENCE_STUDENT), references.get(REFERENCE_TEACHER))
+    seeds = {m: len(s) for m, s in results.items()}
+    return rows, gaps, results_markdown(rows, references, gaps, k, seeds, failures)
 
 
 def results_markdown(
