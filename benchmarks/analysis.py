@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from rlad.compare.results import metrics_at
@@ -114,3 +115,90 @@ def fmt(value: float | None, digits: int = 3, signed: bool = False) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Power: can this comparison tell methods apart at all?
+
+POWER_SIGMAS = 3.0  # GRPO must gain at least this many seed-stds over the starting student
+
+
+@dataclass(frozen=True)
+class Power:
+    """GRPO's gain over the starting student on the in-distribution Mean@k, and whether it is large enough
+    for the family's comparison to be read as a verdict.
+
+    A comparison in which the RL baseline does not move the student cannot rank methods: every method
+    then ends near where it started and the differences are seed noise (the old math pair: GRPO 0.178 ->
+    0.174). ``gain`` is the mean over GRPO's seeds of (final - student); ``std`` the sample std of its
+    finals (the student is one fixed model, so its value adds no spread).
+    """
+
+    student: float | None
+    gain: float | None
+    std: float | None
+    seeds: int
+    has_power: bool
+    reason: str
+
+
+def grpo_power(student: float | None, finals: Sequence[float], sigmas: float = POWER_SIGMAS) -> Power:
+    """Power of a family's comparison from the untrained student's score and GRPO's final scores per seed:
+    power only when the gain is > 0 and >= ``sigmas`` x the seed-std (at least two seeds).
+
+    >>> p = grpo_power(0.30, [0.40, 0.42, 0.44])
+    >>> (p.gain, p.std, p.has_power, p.reason)
+    (0.12, 0.02, True, 'GRPO gains +0.120 = 6.0 seed-std (>= 3)')
+    >>> grpo_power(0.178, [0.17, 0.18, 0.172]).reason
+    'GRPO did not improve on the student (gain -0.004)'
+    """
+    finals = [float(v) for v in finals if v is not None and not math.isnan(float(v))]
+    if student is None:
+        return Power(None, None, None, len(finals), False, "no untrained-student reference")
+    if not finals:
+        return Power(student, None, None, 0, False, "no finished GRPO run")
+    gain = round(statistics.fmean(finals) - student, 12)
+    if len(finals) < 2:
+        return Power(student, gain, None, 1, False, f"one GRPO seed (gain {gain:+.3f}): no seed-std")
+    std = round(statistics.stdev(finals), 12)
+    if gain <= 0:
+        return Power(
+            student, gain, std, len(finals), False, f"GRPO did not improve on the student (gain {gain:+.3f})"
+        )
+    if gain < sigmas * std:
+        ratio = gain / std
+        reason = f"GRPO gains {gain:+.3f} = {ratio:.1f} seed-std (< {sigmas:g})"
+        return Power(student, gain, std, len(finals), False, reason)
+    ratio = "inf" if std == 0 else f"{gain / std:.1f}"
+    return Power(
+        student, gain, std, len(finals), True, f"GRPO gains {gain:+.3f} = {ratio} seed-std (>= {sigmas:g})"
+    )
+
+
+def compare_claim(ours: Sequence[float], theirs: Sequence[float]) -> tuple[float | None, float, str]:
+    """Whether ``ours`` beats ``theirs`` (one value per seed each): (difference of means, noise, word).
+
+    Noise is sqrt(std_ours^2 + std_theirs^2), the sample stds across seeds (0 for a single seed): the
+    spread of one seed's difference. "yes" when the difference exceeds it, "no" when it is below minus
+    it, else "within noise". Not a significance test: with 3 seeds a test has little power anyway, and
+    the report shows the numbers beside the word.
+
+    >>> compare_claim([0.50, 0.52], [0.40, 0.42])
+    (0.1, 0.02, 'yes')
+    >>> compare_claim([0.40], [0.41, 0.45])
+    (-0.03, 0.028284271247, 'no')
+    >>> compare_claim([0.40, 0.44], [0.41, 0.45])[2]
+    'within noise'
+    """
+    ours = [float(v) for v in ours if v is not None]
+    theirs = [float(v) for v in theirs if v is not None]
+    if not ours or not theirs:
+        return None, 0.0, "not measured"
+    diff = round(statistics.fmean(ours) - statistics.fmean(theirs), 12)
+
+    def spread(values: list[float]) -> float:
+        return statistics.stdev(values) if len(values) > 1 else 0.0
+
+    noise = round(math.sqrt(spread(ours) ** 2 + spread(theirs) ** 2), 12)
+    word = "yes" if diff > noise else "no" if diff < -noise else "within noise"
+    return diff, noise, word

@@ -74,7 +74,7 @@ def _step_callback(sink: dict[str, list[float]]):
 
 def time_method(spec: RunSpec, method: str, steps: int, out_dir: Path) -> dict[str, float]:
     """Train ``method`` for ``steps`` steps with timers on; per-step means (first step left out)."""
-    from rlad.runner import train_recipe
+    from rlad.run.runner import train_recipe
     from rlad.trainer import RLADTrainer
 
     sink: dict[str, list[float]] = defaultdict(list)

@@ -10,7 +10,7 @@ end (1750 steps; target Mean@8 >= 0.85)::
 Why chain puzzles: a first attempt on plain compact puzzles (answer only, ``A:B&!C;B:A>C;C:!A|B?`` ->
 ``A=n,B=k,C=k``, 3-5 people) reached only 0.127 held-out Mean@4 after 420 s with the same shape: a 4-layer
 model cannot search 2^n assignments in one pass. In a chain puzzle every person after A speaks only about
-earlier people, so a two-case scratchpad solves it (`rlad.tasks.kk_chain`), one lookup per step.
+earlier people, so a two-case scratchpad solves it (`rlad.tasks.kk.chain`), one lookup per step.
 
 Training sizes are 3-4 people (2-person chain puzzles number about 40, too few to split); the ``ood``
 split holds 5- and 6-person puzzles, longer chains than any seen in training. ``pair.json`` records the

@@ -1,6 +1,7 @@
 """The CPU-scale reproduction of the paper's comparison: RLAD vs KDRL vs GRPO vs SFT, one command.
 
     python -m benchmarks.run [--quick] [--out DIR]      # or: python benchmarks/run.py ...
+    python -m benchmarks.run --families math --no-ablations   # the math comparison alone (about 25-40 min)
 
 Phases (each runs its jobs two at a time, one thread each; finished runs with unchanged settings are
 reused on a re-run):
@@ -52,6 +53,7 @@ from rlad.compare.spec import RunSpec  # noqa: E402
 from rlad.files import write_json_atomic  # noqa: E402
 
 PHASES = ("search", "tune", "main", "cost", "report")
+FAMILIES = ("math", "logic")
 TRANSFERRED = "the math family's choices (this mode has no logic search)"
 
 
@@ -156,7 +158,9 @@ def logic_pair_job(mode: Mode, out: Path) -> Job:
         "benchmarks.logic",
         "--out",
         str(folder),
-    ]  # the recipe's budget (rlad.toy.zoo, kk_synthetic/default: 1750 steps)
+        "--steps",
+        str(mode.logic_build_steps),
+    ]
     return Job("logic/models", argv, folder, folder / "pair.json")
 
 
@@ -296,8 +300,29 @@ def main(argv: list[str] | None = None) -> int:
         help="search the logic family's own rates and KD coefficient, or take the math family's "
         "(default: the mode's setting; the full mode searches)",
     )
+    parser.add_argument(
+        "--families",
+        default=None,
+        help=f"comma-separated subset of {','.join(FAMILIES)}; math is always run (its search and batch size "
+        "the cost run, and logic may take its rates) (default: the mode's families)",
+    )
+    parser.add_argument(
+        "--ablations",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run the mode's RLAD ablations (math); --no-ablations leaves them out",
+    )
     args = parser.parse_args(argv)
     mode = QUICK if args.quick else FULL
+    if args.families is not None:
+        families = [f.strip() for f in args.families.split(",") if f.strip()]
+        unknown = [f for f in families if f not in FAMILIES]
+        if unknown or "math" not in families:
+            parser.error(f"--families must name math and may add logic; got {args.families!r}")
+        if "logic" not in families:
+            mode = dataclasses.replace(mode, logic=False, logic_seeds=0, logic_search=False)
+    if not args.ablations:
+        mode = dataclasses.replace(mode, ablations=())
     if args.logic_search is not None:
         mode = dataclasses.replace(mode, logic_search=args.logic_search)
     if args.seeds is not None:

@@ -17,13 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.logic import MAX_COMPLETION_LENGTH as LOGIC_MAX_COMPLETION_LENGTH
+from benchmarks.logic import RECIPE as LOGIC_RECIPE
 from benchmarks.logic import TASK_OPTIONS as LOGIC_TASK_OPTIONS
 from rlad.compare.spec import RunSpec, preset_recipe, reference_runs, train_run
 from rlad.demo.models import TASK_OPTIONS as MATH_TASK_OPTIONS
 from rlad.demo.models import checkpoint
 from rlad.eval.settings import EvalSettings
-from rlad.recipes import Recipe
+from rlad.run.recipes import Recipe
 
+LOGIC_BUILD_STEPS = LOGIC_RECIPE.steps  # the recipe's budget (rlad.toy.zoo, kk_synthetic/default)
 SEARCH_PHASES = ("lr_search", "kd_search")  # scored on the validation curve; no final evaluation
 
 # Ablations of RLAD (1 seed). Values chosen before any run, from the toy's scale: |old - teacher logp|
@@ -33,10 +35,9 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "alpha0.3": {"alpha": 0.3},
     "alpha0.7": {"alpha": 0.7},
     "alpha0.9": {"alpha": 0.9},
-    # Clamp off. Not ``None``: RLADTrainer._compute_loss drops None-valued loss arguments, so
-    # ``teacher_log_ratio_clamp: null`` silently runs with the loss's default c = 1 (measured: a run with
-    # null was bit-identical to the default run). A bound no log-ratio reaches is the same maths.
-    "clamp_off": {"teacher_log_ratio_clamp": 1e9},
+    # Clamp off: None reaches the loss as "no clamp" (tests/trainer/test_end_to_end.py,
+    # test_clamp_none_reaches_the_loss). The old pair's runs used 1e9 while None was silently dropped.
+    "clamp_off": {"teacher_log_ratio_clamp": None},
     "gate_align": {"gate_align_tau": 2.0},
     "gate_adv": {"gate_adv_tau": 0.5},
     "gate_explore": {"gate_explore_rate": 0.5},
@@ -121,7 +122,7 @@ class Mode:
     memory_shapes: tuple[tuple[int, int, int], ...]  # (vocab, batch, length) of the memory probe
     sft_samples_per_prompt: int
     logic: bool
-    logic_build_seconds: float  # supervised training of the logic teacher
+    logic_build_steps: int  # optimiser steps of the logic pair's one supervised run (benchmarks.logic)
     logic_seeds: int
     logic_search: bool  # search the logic family's rates too (else: the math family's choices)
     workers: int = 2  # training processes at once (2-core machine)
@@ -151,7 +152,7 @@ FULL = Mode(
     memory_shapes=((32000, 8, 256), (150000, 8, 256)),
     sft_samples_per_prompt=8,
     logic=True,
-    logic_build_seconds=600.0,
+    logic_build_steps=LOGIC_BUILD_STEPS,
     logic_seeds=3,
     # The logic family's own search: 12 + 2 runs of 50 steps without a final evaluation (19 minutes here).
     logic_search=True,
@@ -180,7 +181,7 @@ QUICK = Mode(
     memory_shapes=((32000, 2, 64),),
     sft_samples_per_prompt=2,
     logic=False,
-    logic_build_seconds=0.0,
+    logic_build_steps=0,
     logic_seeds=0,
     logic_search=False,
 )

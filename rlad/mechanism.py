@@ -271,7 +271,7 @@ def diagnose(
     agree_logp: float = math.log(0.5),
 ) -> MechanismReport:
     """Load both models (any rlad model spec), check the tokenizers, sample, and report."""
-    from rlad.models import load_model
+    from rlad.run.models import load_model
     from rlad.tasks import get_task
     from rlad.teacher.tokenizer_check import check_tokenizers_match
 

@@ -4,8 +4,8 @@ import json
 from pathlib import Path
 
 from rlad.cli.main import main
-from rlad.demo.models import RECIPE, SHARED_CHECKPOINTS, TASK_OPTIONS, checkpoint
-from rlad.recipes import load_recipe
+from rlad.demo.models import CHECKPOINTS, RECIPE, TASK_OPTIONS, checkpoint
+from rlad.run.recipes import load_recipe
 
 
 def test_demo_quick_runs_end_to_end_and_writes_its_outputs(tmp_path, capsys):
@@ -35,15 +35,15 @@ def test_demo_quick_runs_end_to_end_and_writes_its_outputs(tmp_path, capsys):
 def test_shared_checkpoints_are_two_steps_of_one_run_of_the_recipe():
     from rlad.toy.pair import recipe_from_json
 
-    pair = json.loads((SHARED_CHECKPOINTS / "pair.json").read_text())
+    pair = json.loads((CHECKPOINTS / "pair.json").read_text())
     assert recipe_from_json(pair["recipe"]) == RECIPE and pair["run_id"] == RECIPE.run_id()
     origins = [
-        json.loads((checkpoint(r, SHARED_CHECKPOINTS) / "checkpoint.json").read_text())
+        json.loads((checkpoint(r, CHECKPOINTS) / "checkpoint.json").read_text())
         for r in ("student", "teacher")
     ]
     assert origins[0]["run_id"] == origins[1]["run_id"] == RECIPE.run_id()
     assert 0 < origins[0]["step"] < origins[1]["step"] and pair["usable"]
-    facts = json.loads((SHARED_CHECKPOINTS / "build.json").read_text())
+    facts = json.loads((CHECKPOINTS / "build.json").read_text())
     assert facts["mechanism"]["veto_share"] < 0.05 and facts["mean_at_8"] == {
         role: pair[role]["mean_at_k"] for role in ("student", "teacher")
     }

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from rlad.recipes import RecipeError, load_recipe
+from rlad.run.recipes import RecipeError, load_recipe
 
 RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.yaml"))
 

@@ -48,7 +48,7 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rlad.recipes import RecipeError, load_recipe
+    from rlad.run.recipes import RecipeError, load_recipe
 
     if args.seeds < 1:
         raise UserError(f"--seeds must be >= 1, got {args.seeds}")
@@ -63,8 +63,8 @@ def run(args: argparse.Namespace) -> int:
     from rlad.compare.methods import CompareError, parse_methods
     from rlad.compare.recipe import run_compare
     from rlad.files import check_writable_dir
-    from rlad.models import ModelLoadError
-    from rlad.runner import TeacherGoneError
+    from rlad.run.models import ModelLoadError
+    from rlad.run.runner import TeacherGoneError
     from rlad.teacher import TeacherLoadError, TeacherUnavailableError, TokenizerMismatchError
 
     try:

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         options[key] = _value(value)
 
     from rlad.mechanism import diagnose
-    from rlad.models import ModelLoadError
+    from rlad.run.models import ModelLoadError
     from rlad.tasks import TaskDataError, UnknownNameError
     from rlad.teacher.tokenizer_check import TokenizerMismatchError
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rlad.cli.main import UserError, one_line
 
-EVAL_DATA_SEED = 1234  # the seed rlad.runner.load_task_data uses for a recipe's evaluation problems
+EVAL_DATA_SEED = 1234  # the seed rlad.run.runner.load_task_data uses for a recipe's evaluation problems
 
 
 def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
@@ -97,7 +97,7 @@ def default_out_dir(model: str) -> Path:
 
 
 def _load_task_and_data(args: argparse.Namespace):
-    from rlad.recipes import RecipeError, parse_overrides
+    from rlad.run.recipes import RecipeError, parse_overrides
     from rlad.tasks import TaskDataError, UnknownNameError, get_task
 
     try:
@@ -138,7 +138,7 @@ def _ood_subsets(args: argparse.Namespace, dataset) -> list[str]:
 
 def _backend(args: argparse.Namespace):
     from rlad.eval import HFBackend, VLLMBackend
-    from rlad.models import ModelLoadError, load_model, resolve_model
+    from rlad.run.models import ModelLoadError, load_model, resolve_model
 
     if args.backend == "hf":
         try:
@@ -154,7 +154,7 @@ def _backend(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from rlad.files import check_model_folder, check_writable_dir, write_text_atomic
-    from rlad.models import ModelLoadError, check_model_path, load_model
+    from rlad.run.models import ModelLoadError, check_model_path, load_model
 
     _check_numbers(args)
     try:  # missing folders fail before any model is loaded

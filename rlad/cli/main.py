@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
 
 # Errors that mean "this machine or input cannot do what was asked", raised deep inside a run: printed
 # as one line like a UserError. Looked up by module so that naming them imports nothing.
-SETUP_ERRORS = {"rlad.tasks.sandbox_jail": "SandboxUnavailable"}
+SETUP_ERRORS = {"rlad.tasks.code.sandbox_jail": "SandboxUnavailable"}
 
 
 def _is_setup_error(err: BaseException) -> bool:

@@ -102,7 +102,7 @@ def read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
 
 
 def _make_task(name: str, option_items: list[str]):
-    from rlad.recipes import RecipeError, parse_overrides
+    from rlad.run.recipes import RecipeError, parse_overrides
     from rlad.tasks import TaskDataError, UnknownNameError, get_task
 
     try:

@@ -2,7 +2,7 @@
 
 The training process then reaches it with ``teacher_backend=remote teacher_url=http://HOST:N`` and
 holds only the student. The endpoints (a vLLM-compatible subset plus the tokenizer description the
-pre-flight check needs) are listed in :mod:`rlad.teacher.server`. ``python -m rlad.cli.serve_teacher``
+pre-flight check needs) are listed in :mod:`rlad.teacher.serving.server`. ``python -m rlad.cli.serve_teacher``
 runs the same command on a machine that only serves (it imports no training code). ``--port 0`` picks a free port;
 the first line printed says where the server listens, e.g.
 ``rlad serve-teacher: serving 'teacher' at http://127.0.0.1:8000 ...``.
@@ -27,7 +27,7 @@ from rlad.cli.main import UserError
 
 # rlad.teacher.local.DTYPES's names (that module imports torch; a test keeps the two equal).
 DTYPE_NAMES = ("auto", "float32", "bfloat16", "float16")
-API_KEY_ENV = "RLAD_TEACHER_API_KEY"  # rlad.teacher.protocol.API_KEY_ENV
+API_KEY_ENV = "RLAD_TEACHER_API_KEY"  # rlad.teacher.serving.protocol.API_KEY_ENV
 DEVICE_TYPES = ("cpu", "cuda", "mps")
 
 DESCRIPTION = (
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     api_key = _check_arguments(args)
     device = _check_device(args.device)
     from rlad.teacher.local import TeacherLoadError
-    from rlad.teacher.server import ServerLimits, TeacherServer, check_exposure
+    from rlad.teacher.serving.server import ServerLimits, TeacherServer, check_exposure
 
     try:
         check_exposure(args.host, api_key, args.insecure_no_key)

@@ -2,7 +2,7 @@
 
 Samples the recipe's teacher on the training prompts, keeps the completions the task's verifier calls
 correct (rejection sampling) and fine-tunes the student on them with TRL's ``SFTTrainer``, with the
-recipe's step budget; see :mod:`rlad.sft_distill`.
+recipe's step budget; see :mod:`rlad.run.sft_distill`.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rlad.recipes import RecipeError, load_recipe
+    from rlad.run.recipes import RecipeError, load_recipe
 
     if args.samples_per_prompt < 1:
         raise UserError(f"--samples-per-prompt must be >= 1, got {args.samples_per_prompt}")
@@ -50,8 +50,8 @@ def run(args: argparse.Namespace) -> int:
     except RecipeError as err:
         raise UserError(str(err)) from err
 
-    from rlad.models import ModelLoadError
-    from rlad.sft_distill import sft_distill
+    from rlad.run.models import ModelLoadError
+    from rlad.run.sft_distill import sft_distill
 
     try:
         result = sft_distill(

@@ -28,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rlad.recipes import RecipeError, load_recipe
+    from rlad.run.recipes import RecipeError, load_recipe
 
     try:
         recipe = load_recipe(args.recipe, args.overrides)
@@ -36,8 +36,8 @@ def run(args: argparse.Namespace) -> int:
     except RecipeError as err:
         raise UserError(str(err)) from err
 
-    from rlad.models import ModelLoadError
-    from rlad.runner import TeacherGoneError, train_recipe
+    from rlad.run.models import ModelLoadError
+    from rlad.run.runner import TeacherGoneError, train_recipe
     from rlad.teacher import (
         TeacherLoadError,
         TeacherRequestError,

@@ -13,7 +13,7 @@ from typing import Any
 
 # Method -> the config that selects it: "loss" always wins over a base config's loss; the other keys are
 # the method's defaults, which a base config (a recipe) may set otherwise. "sft" trains with
-# rlad.sft_distill (offline distillation, docs/method.md section 6) on the base config as is.
+# rlad.run.sft_distill (offline distillation, docs/method.md section 6) on the base config as is.
 METHODS: dict[str, dict[str, Any]] = {
     "grpo": {"loss": "grpo"},
     "kdrl": {

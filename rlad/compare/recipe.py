@@ -30,8 +30,8 @@ from rlad.compare.runs import finished, run_one
 from rlad.compare.spec import RunSpec, reference_runs, train_run
 from rlad.eval.settings import EvalSettings
 from rlad.files import write_json_atomic, write_text_atomic
-from rlad.models import check_model_path
-from rlad.recipes import Recipe
+from rlad.run.models import check_model_path
+from rlad.run.recipes import Recipe
 
 
 @dataclass
@@ -104,7 +104,7 @@ def run_compare(
     log: Callable[[str], None] = tqdm.write,
 ) -> CompareResult:
     """Train every (method, seed), evaluate, aggregate, and write ``results.md``/``.json`` and plots."""
-    from rlad.sft_distill import NoAcceptedSamplesError
+    from rlad.run.sft_distill import NoAcceptedSamplesError
 
     out = Path(out_dir)
     check_runnable(recipe, methods)

@@ -53,7 +53,7 @@ def eval_rows(spec: RunSpec) -> tuple[Any, Any, Any]:
     the out-of-distribution split when the spec names one."""
     from datasets import concatenate_datasets
 
-    from rlad.runner import load_task_data
+    from rlad.run.runner import load_task_data
 
     task, _, validation = load_task_data(spec.recipe)
     if spec.ood_split is None:
@@ -66,8 +66,8 @@ def evaluate_final(spec: RunSpec, model_path: str, name: str) -> tuple[Any, floa
     """Evaluate ``model_path`` as ``spec`` says; writes ``eval.json`` (every sample) and ``eval.md``.
     Returns the report and, when ``spec.step0``, the model's validation score (the curves' step 0)."""
     from rlad.eval.evaluate import evaluate_model
-    from rlad.models import load_model
-    from rlad.runner import make_evaluate_fn
+    from rlad.run.models import load_model
+    from rlad.run.runner import make_evaluate_fn
 
     task, rows, validation = eval_rows(spec)
     model, tokenizer, _ = load_model(model_path)
@@ -86,9 +86,9 @@ def evaluate_final(spec: RunSpec, model_path: str, name: str) -> tuple[Any, floa
 
 
 def train(spec: RunSpec, verbose: bool, progress_desc: str) -> tuple[Any, dict[str, Any]]:
-    """Train the spec's recipe (SFT through rlad.sft_distill); (result, facts for ``done.json``)."""
-    from rlad.runner import train_recipe
-    from rlad.sft_distill import sft_distill
+    """Train the spec's recipe (SFT through rlad.run.sft_distill); (result, facts for ``done.json``)."""
+    from rlad.run.runner import train_recipe
+    from rlad.run.sft_distill import sft_distill
 
     # An unfinished run continues from its checkpoint, or starts over: it has no done.json, so
     # nothing of it was reported and nothing is lost.

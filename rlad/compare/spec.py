@@ -16,9 +16,9 @@ from typing import Any
 from rlad.compare.methods import REFERENCE, method_config
 from rlad.compare.results import REFERENCE_STUDENT, REFERENCE_TEACHER
 from rlad.eval.settings import EvalSettings
-from rlad.recipes import Recipe
+from rlad.run.recipes import Recipe
 
-OOD_SEED = 1234  # the seed the held-out splits are drawn with (rlad.runner.load_task_data uses it too)
+OOD_SEED = 1234  # the seed the held-out splits are drawn with (rlad.run.runner.load_task_data uses it too)
 
 
 @dataclass(frozen=True)

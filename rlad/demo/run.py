@@ -101,11 +101,11 @@ def _report(spec: RunSpec):
 def _run_demo(settings: DemoSettings) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
-    from rlad.callbacks import quiet_libraries
     from rlad.compare.runs import run_one
     from rlad.eval import compare_reports
     from rlad.eval.report import IN_DISTRIBUTION
     from rlad.plots import plot_validation_curves
+    from rlad.run.callbacks import quiet_libraries
 
     started = time.time()
     if not settings.verbose:

@@ -20,9 +20,9 @@ from typing import Any
 from rlad.registry import Registry, UnknownNameError
 from rlad.tasks.arithmetic import ArithmeticTask
 from rlad.tasks.base import Score, Task, TaskDataError
-from rlad.tasks.code import CodeTask
-from rlad.tasks.code_generator import CodeSyntheticTask
-from rlad.tasks.kk import KKSyntheticTask, KKTask
+from rlad.tasks.code.generator import CodeSyntheticTask
+from rlad.tasks.code.task import CodeTask
+from rlad.tasks.kk.task import KKSyntheticTask, KKTask
 from rlad.tasks.math_tasks import GSM8KTask, MathTask
 from rlad.tasks.sums import SumsTask
 

@@ -3,7 +3,7 @@
 Any object with this ``score`` method can guide training: a model on the training device
 (:class:`~rlad.teacher.local.LocalTeacher`), one kept in CPU memory between calls
 (:class:`~rlad.teacher.offload.OffloadedTeacher`) or one served over HTTP
-(:class:`~rlad.teacher.remote.RemoteTeacher`); :func:`~rlad.teacher.factory.build_teacher` builds them
+(:class:`~rlad.teacher.serving.client.RemoteTeacher`); :func:`~rlad.teacher.factory.build_teacher` builds them
 by name. Only the sampled tokens' log-probs are needed, never full-vocabulary logits, which is what
 makes a remote teacher possible.
 """

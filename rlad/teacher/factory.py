@@ -6,7 +6,7 @@
   (:class:`~rlad.teacher.offload.OffloadedTeacher`); options model, tokenizer, compute_device,
   offload_device, temperature, batch_size.
 * ``remote``: the weights in another process, reached over HTTP
-  (:class:`~rlad.teacher.remote.RemoteTeacher`); options url, tokenizer, model, temperature,
+  (:class:`~rlad.teacher.serving.client.RemoteTeacher`); options url, tokenizer, model, temperature,
   batch_size, max_concurrency, timeout_s, max_retries, backoff_s, max_backoff_s, api_key (default:
   ``$RLAD_TEACHER_API_KEY``; ``rlad serve-teacher --api-key`` wants it).
 
@@ -24,7 +24,7 @@ from rlad.registry import Registry
 from rlad.teacher.base import TeacherScorer
 from rlad.teacher.local import LocalTeacher
 from rlad.teacher.offload import OffloadedTeacher
-from rlad.teacher.remote import RemoteTeacher
+from rlad.teacher.serving.client import RemoteTeacher
 
 BACKENDS: Registry[Callable[..., TeacherScorer]] = Registry("teacher backend")
 BACKENDS.register("local")(LocalTeacher)

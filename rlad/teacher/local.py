@@ -43,7 +43,7 @@ def load_teacher_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
 
 def _resolved(spec: str) -> str:
     """Packaged real models (``smollm2-135m-sums``, ``*.gguf``) and ``toy:`` specs become folders."""
-    from rlad.models import ModelLoadError, resolve_model
+    from rlad.run.models import ModelLoadError, resolve_model
 
     try:
         return resolve_model(spec)

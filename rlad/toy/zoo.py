@@ -7,7 +7,7 @@
 Profiles (``PROFILES[task][profile]``):
 
 - ``arithmetic/default``: the demo's family (:mod:`rlad.tasks.arithmetic`, one-digit numbers, 2-3
-  operands in distribution, 4 out), shipped prebuilt in ``rlad/demo/checkpoints_shared/``;
+  operands in distribution, 4 out), shipped prebuilt in ``rlad/demo/checkpoints/``;
 - ``arithmetic/fast``: two one-digit operands, a 2-layer 64-wide model, 300 steps (seconds; for tests);
   its student keeps fewer embedding rows than its teacher (same tokenizer, logits of different widths,
   as Qwen2.5 students (151936 rows) and teachers (152064) have);
@@ -37,7 +37,7 @@ ROLES = ("teacher", "student")
 
 # 1-digit numbers, 2-3 operands (4 out of distribution): the demo's family. Built here (one thread, busy
 # 2-core CPU, 6 minutes): student step 275, test Mean@8 0.31; teacher step 1600, 0.99; TRRD vetoes 1.5% of
-# the student's positive-advantage tokens (the pair trained apart: 22%). rlad/demo/checkpoints_shared/.
+# the student's positive-advantage tokens (the pair trained apart: 22%). rlad/demo/checkpoints/.
 MATH = PairRecipe(
     task="arithmetic",
     task_options={

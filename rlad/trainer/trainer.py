@@ -79,7 +79,7 @@ class RLADTrainer(GRPOTrainer):
                 f"loss={args.loss!r} needs a teacher: set teacher_model (or teacher_url) or pass teacher="
             )
         if isinstance(model, str):  # packaged real models and toy: specs resolve to a folder
-            from rlad.models import resolve_model
+            from rlad.run.models import resolve_model
 
             model = resolve_model(model)
         teacher_model = None

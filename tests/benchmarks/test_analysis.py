@@ -204,3 +204,119 @@ def test_the_report_reads_metrics_from_the_run_folder_when_the_output_folder_mov
     (run / "done.json").write_text(json.dumps({"metrics": "/gone/runs/logic/main/grpo/seed0/metrics.jsonl"}))
     runs = load_phase(tmp_path, "logic", "main")
     assert runs["grpo"][0]["records"] == [{"step": 20, "eval/mean_at_k": 0.5}]
+
+
+def test_power_needs_a_gain_of_three_seed_stds_over_the_student():
+    yes = analysis.grpo_power(0.30, [0.40, 0.42, 0.44])
+    assert (yes.gain, yes.std, yes.seeds, yes.has_power) == (
+        pytest.approx(0.12),
+        pytest.approx(0.02),
+        3,
+        True,
+    )
+    # exactly 3 seed-std is enough; just under is not
+    assert analysis.grpo_power(0.0, [0.04, 0.06, 0.08]).has_power  # gain 0.06, std 0.02
+    under = analysis.grpo_power(0.0, [0.039, 0.06, 0.081])  # gain 0.06, std 0.021
+    assert not under.has_power and under.reason == "GRPO gains +0.060 = 2.9 seed-std (< 3)"
+    # the old apart-trained math pair: validation 0.178 -> 0.174, final 0.186 ± 0.008 vs student 0.175
+    old = analysis.grpo_power(0.175, [0.178, 0.186, 0.194])
+    assert not old.has_power and old.reason == "GRPO gains +0.011 = 1.4 seed-std (< 3)"
+    down = analysis.grpo_power(0.20, [0.10, 0.12])
+    assert not down.has_power and down.gain == pytest.approx(-0.09)
+    assert down.reason == "GRPO did not improve on the student (gain -0.090)"
+    one = analysis.grpo_power(0.2, [0.9])
+    assert (one.has_power, one.std, one.reason) == (False, None, "one GRPO seed (gain +0.700): no seed-std")
+    assert analysis.grpo_power(None, [0.5, 0.6]).reason == "no untrained-student reference"
+    assert analysis.grpo_power(0.2, []).reason == "no finished GRPO run"
+    flat = analysis.grpo_power(0.2, [0.3, 0.3, 0.3])  # no spread at all: any positive gain has power
+    assert flat.has_power and flat.std == 0 and flat.reason == "GRPO gains +0.100 = inf seed-std (>= 3)"
+    assert not analysis.grpo_power(0.3, [0.3, 0.3]).has_power  # no spread and no gain: still no power
+
+
+def test_claims_are_decided_only_beyond_the_seed_noise():
+    assert analysis.compare_claim([0.50, 0.52], [0.40, 0.42]) == (
+        pytest.approx(0.1),
+        pytest.approx(0.02),
+        "yes",
+    )
+    diff, noise, word = analysis.compare_claim([0.40, 0.44], [0.41, 0.45])
+    assert (diff, word) == (pytest.approx(-0.01), "within noise") and noise == pytest.approx(0.04)
+    assert analysis.compare_claim([0.30, 0.30], [0.40, 0.40]) == (pytest.approx(-0.1), 0.0, "no")
+    assert analysis.compare_claim([], [0.4]) == (None, 0.0, "not measured")
+
+
+def _summary(in_dist, pass_in, hardest):
+    metrics = {"mean_at_k": in_dist, "pass_at_k": pass_in}
+    return {
+        "overall": metrics,
+        "groups": {"in_distribution": metrics},
+        "subsets": {"ood_ops4": {"mean_at_k": hardest, "pass_at_k": hardest}},
+    }
+
+
+def _runs(table):
+    return {m: [{"eval": _summary(*values)} for values in seeds] for m, seeds in table.items()}
+
+
+def test_verdicts_are_printed_only_for_a_family_with_power():
+    from benchmarks.report import power_section
+
+    refs = {"student_before": {"eval": _summary(0.30, 0.6, 0.05)}}
+    flat = _runs({"grpo": [(0.30, 0.6, 0.05), (0.32, 0.6, 0.05)], "rlad": [(0.5, 0.9, 0.3)] * 2})
+    lines, numbers = power_section("math", flat, refs, 8, "ood_ops4")
+    text = "\n".join(lines)
+    assert "**No power** (GRPO gains +0.010 = 0.7 seed-std (< 3))" in text
+    assert "holds here?" not in text and "verdicts" not in numbers
+    assert numbers["power"]["has_power"] is False
+
+    moving = _runs(
+        {
+            "grpo": [(0.40, 0.70, 0.05), (0.42, 0.72, 0.05), (0.44, 0.74, 0.05)],
+            "kdrl": [(0.46, 0.70, 0.05), (0.46, 0.70, 0.05), (0.46, 0.70, 0.05)],
+            "rlad": [(0.30, 0.80, 0.10), (0.31, 0.81, 0.11), (0.32, 0.82, 0.12)],
+        }
+    )
+    lines, numbers = power_section("math", moving, refs, 8, "ood_ops4")
+    text = "\n".join(lines)
+    assert "| 0.300 | 3 | +0.120 | 0.020 | 6.0 | yes |" in text
+    # Mean@k: RLAD below GRPO; Pass@k: above; below KDRL; above GRPO on the hardest subset
+    assert [v["word"] for v in numbers["verdicts"].values()] == ["no", "yes", "no", "yes"]
+    assert "| RLAD beats GRPO (in-distribution Mean@8) | no | -0.110 | 0.022 |" in text
+
+
+def test_math_only_flags_leave_out_logic_and_ablations(tmp_path, monkeypatch):
+    import benchmarks.run as run
+
+    seen = []
+    monkeypatch.setattr(run, "run_benchmark", lambda mode, out, phases: seen.append(mode))
+    assert run.main(["--out", str(tmp_path), "--families", "math", "--no-ablations"]) == 0
+    assert run.main(["--out", str(tmp_path), "--families", "math,logic"]) == 0
+    (math_only, both) = seen
+    assert (math_only.logic, math_only.logic_seeds, math_only.ablations) == (False, 0, ())
+    assert (math_only.steps, math_only.seeds, math_only.methods) == (FULL.steps, FULL.seeds, FULL.methods)
+    assert both == FULL
+    for bad in ("logic", "math,code"):
+        with pytest.raises(SystemExit):
+            run.main(["--out", str(tmp_path), "--families", bad])
+
+
+def test_clamp_off_really_turns_the_clamp_off_and_the_logic_build_takes_steps(tmp_path):
+    from benchmarks.logic import RECIPE
+    from benchmarks.run import ablation_specs, logic_pair_job
+
+    rates = {"rlad": {"chosen": 3e-5}}
+    (spec,) = [
+        s
+        for s in ablation_specs(math_family(), FULL, tmp_path, rates)
+        if s.tags["tag"] == "clamp_off" and s.seed == 0
+    ]
+    assert (
+        "teacher_log_ratio_clamp" in spec.recipe.config
+        and spec.recipe.config["teacher_log_ratio_clamp"] is None
+    )
+    assert (
+        RunSpec.from_json(json.loads(json.dumps(spec.to_json()))).recipe.config["teacher_log_ratio_clamp"]
+        is None
+    )
+    argv = logic_pair_job(FULL, tmp_path).argv
+    assert argv[argv.index("--steps") + 1] == str(FULL.logic_build_steps) == str(RECIPE.steps)

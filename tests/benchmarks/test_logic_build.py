@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from benchmarks.logic import MAX_COMPLETION_LENGTH, RECIPE, STUDENT_BAND, TASK_OPTIONS, build_pair, main
-from rlad.models import load_model
+from rlad.run.models import load_model
 
 SMALL = {
     "train_sets": (({"n_people": [3]}, 60), ({"n_people": [4]}, 60)),

@@ -11,9 +11,9 @@ import pytest
 import rlad.compare.methods as methods
 import rlad.compare.recipe as cmp
 import rlad.compare.results as res
-import rlad.sft_distill as sft
+import rlad.run.sft_distill as sft
 from rlad.plots import mean_over_runs, plot_regime_fractions, plot_subset_bars, plot_validation_curves
-from rlad.recipes import Recipe
+from rlad.run.recipes import Recipe
 from rlad.tasks.arithmetic import scratchpad
 
 

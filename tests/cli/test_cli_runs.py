@@ -9,7 +9,7 @@ import json
 import pytest
 from transformers import TrainerCallback
 
-from rlad.run_folder import checkpoint_problem, checkpoints
+from rlad.run.folder import checkpoint_problem, checkpoints
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*pin_memory.*")
 
@@ -75,9 +75,9 @@ class StopServerAfterStep(TrainerCallback):
 def test_a_remote_teacher_gone_for_good_saves_a_checkpoint(
     rlad_cli, recipe_file, tiny_models, tmp_path, monkeypatch
 ):
-    from rlad import runner
-    from rlad.models import load_model
-    from rlad.teacher.server import TeacherServer
+    from rlad.run import runner
+    from rlad.run.models import load_model
+    from rlad.teacher.serving.server import TeacherServer
 
     model, tokenizer, _ = load_model(str(tiny_models[1]))
     server = TeacherServer(model, tokenizer, port=0).start()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rlad.cli import main as cli_main
-from rlad.tasks.sandbox_jail import SandboxUnavailable
+from rlad.tasks.code.sandbox_jail import SandboxUnavailable
 
 
 def test_sandbox_unavailable_is_one_line(monkeypatch, capsys):

@@ -7,7 +7,7 @@ import shutil
 
 from transformers import AutoModelForCausalLM
 
-import rlad.sft_distill as sft
+import rlad.run.sft_distill as sft
 from rlad.tasks import get_task
 from rlad.tasks.arithmetic import prompt_of, scratchpad
 

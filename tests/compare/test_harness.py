@@ -14,7 +14,7 @@ from rlad.compare.methods import METHODS, CompareError, method_config
 from rlad.compare.runs import finished
 from rlad.compare.spec import RunSpec, reference_runs, train_run
 from rlad.eval.settings import EvalSettings
-from rlad.recipes import Recipe
+from rlad.run.recipes import Recipe
 
 BASE = Recipe(
     model="student", task="arithmetic", eval_k=2, config={"teacher_model": "teacher", "max_steps": 5}

@@ -121,7 +121,7 @@ def demo_numbers(pair, out) -> dict:
 
 def compare_recipe(pair):
     from rlad.demo.models import TASK_OPTIONS
-    from rlad.recipes import Recipe
+    from rlad.run.recipes import Recipe
 
     student, teacher = pair
     config = {

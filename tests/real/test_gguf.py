@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from rlad.models import ModelLoadError, resolve_model
 from rlad.real import gguf
 from rlad.real.gguf import RealModelError, convert_gguf, is_real_spec
+from rlad.run.models import ModelLoadError, resolve_model
 
 TOY = Path(__file__).resolve().parents[2] / "rlad" / "demo" / "checkpoints" / "student"
 

@@ -62,7 +62,7 @@ def test_stats_respect_mask_threshold_and_no_correct():
 
 @pytest.fixture(scope="module")
 def toy_models():
-    from rlad.models import load_model
+    from rlad.run.models import load_model
 
     student, tokenizer, _ = load_model(str(CHECKPOINTS / "student"), dtype="float32")
     teacher, _, _ = load_model(str(CHECKPOINTS / "teacher"), dtype="float32")
@@ -124,9 +124,11 @@ def test_toy_pair_report(toy_models, tmp_path):
     )
     q = list(report["log_ratio_quantiles"].values())
     assert q == sorted(q)
-    # The demo pair was trained apart: the student's tokens sit far from the teacher (issue 12's audit).
+    # The demo pair shares a trajectory (the student is an early checkpoint of the teacher's run): its
+    # tokens sit close to the teacher's, so few positive tokens are vetoed. The pair it replaced, trained
+    # apart, measured mean 4.8 nats, 30% beyond the clamp and a 25% veto share on this same report.
     assert (
-        report["log_ratio_mean"] > 1.0 and 0.1 < report["beyond_clamp"] < 0.9 and report["veto_share"] > 0.05
+        0.0 < report["log_ratio_mean"] < 2.0 and report["beyond_clamp"] < 0.25 and report["veto_share"] < 0.1
     )
 
 

@@ -8,8 +8,8 @@ RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "real_sums_lora.yaml"
 
 
 def test_real_recipe_loads_with_a_lora_block():
-    from rlad.recipes import load_recipe
-    from rlad.runner import _lora_config
+    from rlad.run.recipes import load_recipe
+    from rlad.run.runner import _lora_config
 
     recipe = load_recipe(str(RECIPE), [])
     assert recipe.model == "smollm2-135m-sums-early" and recipe.config["teacher_model"] == "smollm2-135m-sums"
@@ -19,8 +19,8 @@ def test_real_recipe_loads_with_a_lora_block():
 
 
 def test_bad_lora_options_are_one_line_recipe_errors():
-    from rlad.recipes import RecipeError
-    from rlad.runner import _lora_config
+    from rlad.run.recipes import RecipeError
+    from rlad.run.runner import _lora_config
 
     with pytest.raises(RecipeError, match="bad lora options"):
         _lora_config({"rank": 8})

@@ -14,7 +14,7 @@ STUDENT, TEACHER = "smollm2-135m", "smollm2-135m-sums"
 
 @pytest.fixture(scope="session")
 def real_paths():
-    from rlad.models import resolve_model
+    from rlad.run.models import resolve_model
 
     return resolve_model(STUDENT), resolve_model(TEACHER)
 

@@ -12,8 +12,7 @@ import torch
 from safetensors.torch import save_file
 
 from rlad.files import check_model_folder, check_writable_dir, write_json_atomic, write_text_atomic
-from rlad.recipes import RecipeError
-from rlad.run_folder import (
+from rlad.run.folder import (
     checkpoint_problem,
     checkpoints,
     latest_complete_checkpoint,
@@ -21,6 +20,7 @@ from rlad.run_folder import (
     previous_run,
     rewind_metrics,
 )
+from rlad.run.recipes import RecipeError
 
 
 def _checkpoint(root, step: int):

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from rlad.tasks import TaskDataError, get_task
-from rlad.tasks.code import extract_code, split_check
-from rlad.tasks.code_generator import PROBES, evaluate, random_expr, render
+from rlad.tasks.code.generator import PROBES, evaluate, random_expr, render
+from rlad.tasks.code.task import extract_code, split_check
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 
 from rlad.tasks import get_task
-from rlad.tasks.kk import NAMES
-from rlad.tasks.kk_verifier import score_answer
+from rlad.tasks.kk.task import NAMES
+from rlad.tasks.kk.verifier import score_answer
 
 HEDGES = (
     "{name} is a knight or a knave",

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from rlad.tasks import TaskDataError, get_task
-from rlad.tasks.kk_chain import (
+from rlad.tasks.kk.chain import (
     ALPHABET,
     answer_part,
     case_roles,
@@ -17,9 +17,9 @@ from rlad.tasks.kk_chain import (
     score_chain,
     with_values,
 )
-from rlad.tasks.kk_compact import decode_puzzle, encode_answer
-from rlad.tasks.kk_generator import generate_puzzles
-from rlad.tasks.kk_logic import solutions, to_roles, truth_table
+from rlad.tasks.kk.compact import decode_puzzle, encode_answer
+from rlad.tasks.kk.generator import generate_puzzles
+from rlad.tasks.kk.logic import solutions, to_roles, truth_table
 
 KNIGHT = ("telling-truth", 0)
 
@@ -70,7 +70,7 @@ def test_the_trace_finds_the_unique_solution(n):
 
 
 def test_the_docstring_example_and_the_alphabet():
-    from rlad.tasks import kk_compact
+    from rlad.tasks.kk import compact as kk_compact
 
     trace = chain_trace(decode_puzzle("A:C;B:A;C:B=!A?"))
     assert trace == "A=k,B:k/k,C:k=!k/n,A:n/n;A=n,B:n/n,C:n=!n/n,A:n/n;A=n,B=n,C=n"

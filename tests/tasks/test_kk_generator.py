@@ -11,11 +11,11 @@ from collections import Counter
 
 import pytest
 
-import rlad.tasks.kk_generator as kk_generator
+import rlad.tasks.kk.generator as kk_generator
 from rlad.tasks import TaskDataError, get_task
-from rlad.tasks.kk_compact import ALPHABET, decode_puzzle
-from rlad.tasks.kk_generator import generate_puzzles
-from rlad.tasks.kk_logic import backtracking_trace, parse_statements, solutions, to_roles
+from rlad.tasks.kk.compact import ALPHABET, decode_puzzle
+from rlad.tasks.kk.generator import generate_puzzles
+from rlad.tasks.kk.logic import backtracking_trace, parse_statements, solutions, to_roles
 from rlad.tasks.loading import split_of
 
 

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from rlad.tasks import TaskDataError, get_task
-from rlad.tasks.kk_logic import parse_statements, unique_solution
+from rlad.tasks.kk.logic import parse_statements, unique_solution
 from rlad.tasks.loading import read_records
 
 SIZES = (3, 4, 5, 6, 7)

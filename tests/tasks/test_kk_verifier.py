@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from rlad.tasks import kk_compact
-from rlad.tasks.kk_compact import decode_puzzle, encode_answer, encode_puzzle, parse_answer, score_compact
-from rlad.tasks.kk_logic import unique_solution
-from rlad.tasks.kk_verifier import extract_answer, format_ok, parse_roles, score_answer
+from rlad.tasks.kk import compact as kk_compact
+from rlad.tasks.kk.compact import decode_puzzle, encode_answer, encode_puzzle, parse_answer, score_compact
+from rlad.tasks.kk.logic import unique_solution
+from rlad.tasks.kk.verifier import extract_answer, format_ok, parse_roles, score_answer
 
 NAMES = ["Zoey", "Oliver", "Ava"]
 GOLD = [True, False, True]

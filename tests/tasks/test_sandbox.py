@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from rlad.tasks import sandbox
-from rlad.tasks.sandbox import SandboxJob, SandboxLimits, SandboxUnavailable, run_many, run_tests
-from rlad.tasks.sandbox_jail import JailStatus, jail_status
+from rlad.tasks.code import sandbox
+from rlad.tasks.code.sandbox import SandboxJob, SandboxLimits, SandboxUnavailable, run_many, run_tests
+from rlad.tasks.code.sandbox_jail import JailStatus, jail_status
 
 TRIPLE = "def f(x):\n    return 3 * x + 1\n"
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from rlad.tasks import get_task
-from rlad.tasks.sandbox import SandboxLimits, SandboxResult, run_tests
+from rlad.tasks.code.sandbox import SandboxLimits, SandboxResult, run_tests
 
 TESTS = (
     "assert f(1) == 4",
@@ -342,8 +342,8 @@ def test_the_same_program_without_attack_passes(world):
 
 def test_the_checks_catch_an_escape(world, monkeypatch):
     """Without the jail (rlimits only) the secret-reading attack succeeds and `check_contained` says so."""
-    from rlad.tasks import sandbox
-    from rlad.tasks.sandbox_jail import JailStatus
+    from rlad.tasks.code import sandbox
+    from rlad.tasks.code.sandbox_jail import JailStatus
 
     monkeypatch.setattr(sandbox, "jail_status", lambda: JailStatus(False, "", (), "test"))
     tag = f"t{secrets.token_hex(5)}"

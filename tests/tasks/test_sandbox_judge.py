@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from rlad.tasks.sandbox import SandboxLimits, run_tests
-from rlad.tasks.sandbox_judge import JudgeError, Opaque, decode, evaluate, plan_test, trusted_names
+from rlad.tasks.code.sandbox import SandboxLimits, run_tests
+from rlad.tasks.code.sandbox_judge import JudgeError, Opaque, decode, evaluate, plan_test, trusted_names
 
 PROGRAM = "def f(x): pass\ndef g(x): pass\ndef h(): pass\nclass Sol: pass\n"
 NONE = trusted_names("", PROGRAM)

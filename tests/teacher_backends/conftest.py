@@ -4,7 +4,7 @@ import pytest
 import torch
 from teacher_backends.backend_helpers import ScriptedServer  # tests/ is on sys.path (tests/conftest.py)
 
-from rlad.teacher.server import TeacherApp, TeacherServer
+from rlad.teacher.serving.server import TeacherApp, TeacherServer
 from rlad.toy.models import build_tiny_llama
 
 

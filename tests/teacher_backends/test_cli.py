@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from rlad.cli import serve_teacher
-from rlad.teacher import local, protocol, server
+from rlad.teacher import local
+from rlad.teacher.serving import protocol, server
 
 
 @pytest.fixture()

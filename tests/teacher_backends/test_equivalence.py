@@ -11,7 +11,7 @@ from rlad.teacher import (
     build_teacher,
     naive_sampled_token_logprobs,
 )
-from rlad.teacher.protocol import pack_rows
+from rlad.teacher.serving.protocol import pack_rows
 
 
 @pytest.mark.parametrize("temperature", [1.0, 0.7])

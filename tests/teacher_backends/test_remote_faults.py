@@ -143,7 +143,7 @@ def test_out_of_range_tokens_are_refused_at_once(server, padded_batch):
 
 
 def test_too_long_sequences_are_refused_before_sending(teacher_model, char_tokenizer, padded_batch):
-    from rlad.teacher.server import ServerLimits, TeacherServer
+    from rlad.teacher.serving.server import ServerLimits, TeacherServer
 
     with TeacherServer(teacher_model, char_tokenizer, limits=ServerLimits(max_sequence_length=8)) as server:
         teacher = RemoteTeacher(server.url)

@@ -3,7 +3,7 @@
 import pytest
 
 from rlad.teacher import RemoteTeacher, RemoteTokenizer, TokenizerMismatchError, check_tokenizers_match
-from rlad.teacher.server import TeacherApp, TeacherServer
+from rlad.teacher.serving.server import TeacherApp, TeacherServer
 from rlad.toy.models import build_tiny_llama
 from rlad.toy.tokenizer import build_char_tokenizer
 

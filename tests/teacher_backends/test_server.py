@@ -7,7 +7,7 @@ import re
 import pytest
 import torch
 
-from rlad.teacher.server import ServerLimits, TeacherApp, TeacherServer
+from rlad.teacher.serving.server import ServerLimits, TeacherApp, TeacherServer
 
 
 def request(url: str, method: str, path: str, body=None, raw: bytes | None = None):

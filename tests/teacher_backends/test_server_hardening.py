@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from rlad.teacher import RemoteTeacher, TeacherRequestError
-from rlad.teacher.server import LISTEN_BACKLOG, ServerLimits, TeacherServer, check_exposure
+from rlad.teacher.serving.server import LISTEN_BACKLOG, ServerLimits, TeacherServer, check_exposure
 from rlad.trainer import RLADConfig, RLADTrainer
 
 HANG_GUARD_S = 60  # a socket timeout: no answer here needs a tenth of it

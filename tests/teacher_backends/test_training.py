@@ -6,7 +6,7 @@ import pytest
 from trainer_helpers import COMMON, addition_dataset, digit_fraction
 
 from rlad.teacher import OffloadedTeacher, RemoteTeacher, TeacherUnavailableError
-from rlad.teacher.server import TeacherServer
+from rlad.teacher.serving.server import TeacherServer
 from rlad.toy.models import build_tiny_llama
 from rlad.trainer import RLADConfig, RLADTrainer
 

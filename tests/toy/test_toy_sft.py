@@ -139,7 +139,8 @@ def test_encode_pairs_refuses_characters_the_tokenizer_does_not_know():
 
 
 def test_the_default_alphabet_covers_every_compact_task():
-    from rlad.tasks import kk_chain, kk_compact
+    from rlad.tasks.kk import chain as kk_chain
+    from rlad.tasks.kk import compact as kk_compact
     from rlad.toy.tokenizer import DEFAULT_ALPHABET
 
     assert set(kk_compact.ALPHABET) <= set(DEFAULT_ALPHABET)

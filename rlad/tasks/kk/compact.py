@@ -21,7 +21,7 @@ import re
 from collections.abc import Sequence
 
 from rlad.tasks.base import Score
-from rlad.tasks.kk_logic import Statement
+from rlad.tasks.kk.logic import Statement
 
 LETTERS = "ABCDEFGH"
 BINARY_OPS = {"and": "&", "or": "|", "->": ">", "<=>": "="}

@@ -34,8 +34,8 @@ from rlad.tasks.base import (
     completion_text,
     make_prompt,
 )
+from rlad.tasks.code.sandbox import SandboxJob, SandboxLimits, SandboxResult, run_many
 from rlad.tasks.loading import ORIGIN, first_field, get_field, read_records, sample, to_dataset
-from rlad.tasks.sandbox import SandboxJob, SandboxLimits, SandboxResult, run_many
 
 _FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)(?:```|$)", re.DOTALL)
 _DEF = re.compile(r"^\s*def\s+([A-Za-z_]\w*)\s*\(", re.MULTILINE)

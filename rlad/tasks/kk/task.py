@@ -19,10 +19,12 @@ from typing import Any
 
 import datasets
 
-from rlad.tasks import kk_chain, kk_compact, kk_verifier
 from rlad.tasks.base import PROMPT_STYLES, Score, Task, TaskDataError, make_prompt
-from rlad.tasks.kk_generator import MAX_PEOPLE, MIN_PEOPLE, STYLES, Puzzle, generate_puzzles
-from rlad.tasks.kk_logic import backtracking_trace, english, solution_text_format
+from rlad.tasks.kk import chain as kk_chain
+from rlad.tasks.kk import compact as kk_compact
+from rlad.tasks.kk import verifier as kk_verifier
+from rlad.tasks.kk.generator import MAX_PEOPLE, MIN_PEOPLE, STYLES, Puzzle, generate_puzzles
+from rlad.tasks.kk.logic import backtracking_trace, english, solution_text_format
 from rlad.tasks.loading import ORIGIN, get_field, read_records, sample, to_dataset
 
 INSTRUCTION = (

@@ -29,9 +29,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rlad.tasks.base import Score
-from rlad.tasks.kk_compact import ALPHABET as COMPACT_ALPHABET
-from rlad.tasks.kk_compact import LETTERS, encode_answer, encode_statement, score_compact
-from rlad.tasks.kk_logic import Statement
+from rlad.tasks.kk.compact import ALPHABET as COMPACT_ALPHABET
+from rlad.tasks.kk.compact import LETTERS, encode_answer, encode_statement, score_compact
+from rlad.tasks.kk.logic import Statement
 
 SEPARATOR = ";"
 VALUE = "/"  # between a statement with values written in and its value

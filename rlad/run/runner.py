@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rlad.callbacks import MetricsJSONLCallback, PeriodicEvalCallback
 from rlad.files import write_json_atomic
-from rlad.models import ModelLoadError, check_model_path, resolve_model
-from rlad.recipes import Recipe, RecipeError
+from rlad.run.callbacks import MetricsJSONLCallback, PeriodicEvalCallback
+from rlad.run.models import ModelLoadError, check_model_path, resolve_model
+from rlad.run.recipes import Recipe, RecipeError
 from rlad.tasks import TaskDataError, UnknownNameError, get_task
 
 
@@ -90,9 +90,9 @@ def train_recipe(
     checkpoint when a remote teacher disappears for good."""
     from transformers import AutoTokenizer
 
-    from rlad.callbacks import quiet_libraries, quiet_progress
     from rlad.files import check_writable_dir
-    from rlad.run_folder import latest_complete_checkpoint, prepare_fresh, rewind_metrics
+    from rlad.run.callbacks import quiet_libraries, quiet_progress
+    from rlad.run.folder import latest_complete_checkpoint, prepare_fresh, rewind_metrics
     from rlad.teacher import TeacherUnavailableError
     from rlad.trainer import RLADConfig, RLADTrainer
 

@@ -1,7 +1,7 @@
 """``rlad serve-teacher``: a small HTTP server that scores given token ids with any transformers causal LM.
 
-It answers the endpoint subset :mod:`rlad.teacher.protocol` describes, so the training process can use
-:class:`~rlad.teacher.remote.RemoteTeacher` against it or against vLLM alike:
+It answers the endpoint subset :mod:`rlad.teacher.serving.protocol` describes, so the training process can use
+:class:`~rlad.teacher.serving.client.RemoteTeacher` against it or against vLLM alike:
 
 ======================  ====  ==========================================================================
 path                    verb  answer
@@ -30,7 +30,7 @@ request but ``GET /health`` needs ``Authorization: Bearer KEY``. Without one the
 loopback address unless told otherwise (``allow_no_key=True``, ``--insecure-no-key``): anyone who can
 reach it could read the teacher's distributions.
 
-:class:`~rlad.teacher.server_app.TeacherApp` (its own module) holds the logic (request in, status and
+:class:`~rlad.teacher.serving.app.TeacherApp` (its own module) holds the logic (request in, status and
 JSON out) and is tested without sockets; :class:`TeacherServer`, here, puts it behind
 ``http.server.ThreadingHTTPServer`` and can run in a thread.
 """
@@ -47,9 +47,9 @@ from typing import Any
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from rlad.teacher import protocol
 from rlad.teacher.local import load_teacher_model, load_teacher_tokenizer
-from rlad.teacher.server_app import BadRequest, ScoringJob, ServerLimits, TeacherApp
+from rlad.teacher.serving import protocol
+from rlad.teacher.serving.app import BadRequest, ScoringJob, ServerLimits, TeacherApp
 
 __all__ = ["BadRequest", "ScoringJob", "ServerLimits", "TeacherApp", "TeacherServer"]
 

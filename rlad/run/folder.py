@@ -24,7 +24,7 @@ import zipfile
 from pathlib import Path
 
 from rlad.files import write_text_atomic
-from rlad.recipes import RecipeError
+from rlad.run.recipes import RecipeError
 
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 # What a run writes into its output folder (all of it goes when a run starts over; nothing else does).

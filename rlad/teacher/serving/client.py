@@ -1,7 +1,7 @@
 """A teacher served over HTTP: only the log-prob of each sampled token crosses the network.
 
 :class:`RemoteTeacher` scores a batch by sending the unpadded token ids of every (prompt, completion)
-pair to ``POST /v1/completions`` (the vLLM request :mod:`rlad.teacher.protocol` describes) and
+pair to ``POST /v1/completions`` (the vLLM request :mod:`rlad.teacher.serving.protocol` describes) and
 reading back the log-prob of each completion token. The teacher's weights live in another process,
 possibly on another machine, so the training process holds only the student.
 
@@ -48,7 +48,7 @@ from urllib.parse import urlsplit
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from rlad.teacher import protocol
+from rlad.teacher.serving import protocol
 from rlad.teacher.tokenizer_check import PROBE_CONVERSATION, TokenizerMismatchError, check_tokenizers_match
 
 logger = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""The wire format between :class:`~rlad.teacher.remote.RemoteTeacher` and a teacher server.
+"""The wire format between :class:`~rlad.teacher.serving.client.RemoteTeacher` and a teacher server.
 
 The scoring call is the subset of vLLM's OpenAI-compatible completions API that returns the
 log-prob of every *given* token (vLLM 0.10+, ``vllm/entrypoints/openai/protocol.py``):

@@ -2,7 +2,7 @@
 
 :class:`TeacherApp` validates every request before the model sees it (API key, body size, JSON shape,
 token ids within the embedding, sequence length, sequences and tokens per request) and answers the
-endpoints listed in :mod:`rlad.teacher.server`, which puts it behind HTTP. A refused request raises
+endpoints listed in :mod:`rlad.teacher.serving.server`, which puts it behind HTTP. A refused request raises
 :class:`BadRequest` inside and becomes a 4xx answer with a JSON reason in vLLM's error shape; scoring
 runs one request at a time (a lock around the model) with
 :func:`~rlad.teacher.logprobs.sampled_token_logprobs`.
@@ -32,8 +32,8 @@ from typing import Any
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from rlad.teacher import protocol
 from rlad.teacher.logprobs import sampled_token_logprobs
+from rlad.teacher.serving import protocol
 
 logger = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from rlad.tasks.base import TaskDataError
-from rlad.tasks.kk_logic import Statement, solutions, to_roles
+from rlad.tasks.kk.logic import Statement, solutions, to_roles
 from rlad.tasks.loading import split_of
 
 SPLITS = ("train", "test")

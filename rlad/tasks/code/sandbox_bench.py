@@ -1,6 +1,6 @@
 """How many completions per second the jailed sandbox scores here (it bounds RL on the code tasks).
 
-    python -m rlad.tasks.sandbox_bench --completions 200 --workers 2 4 8
+    python -m rlad.tasks.code.sandbox_bench --completions 200 --workers 2 4 8
 
 Scores the reference solutions of ``code_synthetic`` test problems (8 asserts each) with
 `CodeTask.score_batch`, once per worker count, after one warm-up run (the jail probe), and prints

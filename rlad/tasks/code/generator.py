@@ -25,7 +25,7 @@ from typing import Any
 import datasets
 
 from rlad.tasks.base import TaskDataError, make_prompt
-from rlad.tasks.code import CodeTask
+from rlad.tasks.code.task import CodeTask
 from rlad.tasks.loading import split_of, to_dataset
 
 SPLITS = ("train", "test")

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from rlad.files import write_json_atomic, write_text_atomic
-from rlad.recipes import Recipe, RecipeError
+from rlad.run.recipes import Recipe, RecipeError
 
 # TrainingArguments fields that always carry over from the (validated) RLAD config to the SFT config.
 BUDGET_FIELDS = (
@@ -85,7 +85,7 @@ class AcceptanceStats:
 
 @dataclass
 class SFTDistillResult:
-    """What ``sft_distill`` produced; the fields of :class:`rlad.runner.RunResult` plus the acceptance."""
+    """What ``sft_distill`` produced; the fields of :class:`rlad.run.runner.RunResult` plus the acceptance."""
 
     output_dir: Path
     final_model: Path
@@ -108,7 +108,7 @@ def sample_teacher(
 ) -> list[list[str]]:
     """``len(prompts)`` lists of ``n`` teacher completions (the evaluation backend, so the same prompts)."""
     from rlad.eval import HFBackend
-    from rlad.models import load_model
+    from rlad.run.models import load_model
 
     model, tokenizer, _ = load_model(teacher)
     backend = HFBackend(model, tokenizer, batch_size=batch_size, show_progress=True)
@@ -220,11 +220,11 @@ def sft_distill(
     from transformers import AutoTokenizer
     from trl import SFTTrainer
 
-    from rlad.callbacks import MetricsJSONLCallback, PeriodicEvalCallback, quiet_libraries, quiet_progress
     from rlad.files import check_model_folder, check_writable_dir
-    from rlad.models import ModelLoadError, check_model_path, resolve_model
-    from rlad.run_folder import latest_complete_checkpoint, prepare_fresh, rewind_metrics
-    from rlad.runner import load_task_data, make_evaluate_fn
+    from rlad.run.callbacks import MetricsJSONLCallback, PeriodicEvalCallback, quiet_libraries, quiet_progress
+    from rlad.run.folder import latest_complete_checkpoint, prepare_fresh, rewind_metrics
+    from rlad.run.models import ModelLoadError, check_model_path, resolve_model
+    from rlad.run.runner import load_task_data, make_evaluate_fn
 
     if samples_per_prompt < 1:
         raise RecipeError(f"samples_per_prompt must be >= 1, got {samples_per_prompt}")

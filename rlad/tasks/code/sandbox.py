@@ -40,7 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rlad.tasks.sandbox_jail import (
+from rlad.tasks.code.sandbox_jail import (
     ALLOW_UNJAILED_ENV,
     SandboxUnavailable,
     clean_env,
@@ -53,7 +53,7 @@ from rlad.tasks.sandbox_jail import (
     unjailed_command,
     unnamed_file,
 )
-from rlad.tasks.sandbox_judge import (
+from rlad.tasks.code.sandbox_judge import (
     CheckPlan,
     JudgeError,
     Opaque,

@@ -1,0 +1,1 @@
+"""Knights and Knaves: the task, its generators (natural, compact, chain), the solver and the verifier."""
