@@ -194,9 +194,11 @@ def rollout_tensors(
 
     One prompt at a time (its ``k`` rollouts share it, so nothing is left-padded and positions are
     exact). Completions end at the first eos, which counts as a token, as in TRL. Log-probs are of the
-    temperature-scaled distributions, as the trainer computes them.
+    temperature-scaled distributions, from :func:`rlad.teacher.logprobs.sampled_token_logprobs`, the
+    trainer's scorer (so logit scaling and soft-capping are applied as in training).
     """
     from rlad.eval.generation import encode_prompt
+    from rlad.teacher.logprobs import sampled_token_logprobs  # the trainer's definition, for both models
 
     eos = tokenizer.eos_token_id
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
@@ -229,8 +231,9 @@ def rollout_tensors(
                 correct.append(bool(score.correct))
             full = torch.cat([prompt_ids.expand(k, -1), completion], dim=1)  # (k, P + T)
             attention = torch.cat([torch.ones_like(prompt_ids.expand(k, -1)), mask.long()], dim=1)
-            s_logp, _ = _token_logprobs(student, full, attention, width, temperature)
-            t_logp, t_argmax = _token_logprobs(teacher, full, attention, width, temperature)
+            s_logp = sampled_token_logprobs(student, full, attention, width, temperature)  # (k, T)
+            t_logp = sampled_token_logprobs(teacher, full, attention, width, temperature)  # (k, T)
+            t_argmax = _greedy_match(teacher, full, attention, width)  # (k, T)
             out["student"].append(s_logp * mask)
             out["teacher"].append(t_logp * mask)
             out["argmax"].append(t_argmax & mask)
@@ -244,13 +247,11 @@ def rollout_tensors(
     return tensors
 
 
-def _token_logprobs(model: Any, ids: torch.Tensor, attention: torch.Tensor, width: int, temperature: float):
-    """(log pi(sampled token), sampled token == argmax) for the last ``width`` positions; each (B, T)."""
-    logits = model(input_ids=ids, attention_mask=attention).logits[:, -width - 1 : -1].float()  # (B, T, V)
-    logp = torch.log_softmax(logits / temperature, dim=-1)  # (B, T, V)
-    targets = ids[:, -width:]  # (B, T)
-    picked = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # (B, T)
-    return picked, logp.argmax(dim=-1) == targets
+def _greedy_match(model: Any, ids: torch.Tensor, attention: torch.Tensor, width: int) -> torch.Tensor:
+    """Whether each of the last ``width`` tokens is ``model``'s greedy choice, (B, T) bool. The logits'
+    argmax: the temperature, scaling and soft-capping that turn them into log-probs keep their order."""
+    logits = model(input_ids=ids, attention_mask=attention).logits[:, -width - 1 : -1]  # (B, T, V)
+    return logits.argmax(dim=-1) == ids[:, -width:]
 
 
 def diagnose(

@@ -136,8 +136,25 @@ def _ood_subsets(args: argparse.Namespace, dataset) -> list[str]:
     return wanted
 
 
-def _backend(args: argparse.Namespace):
-    from rlad.eval import HFBackend, VLLMBackend
+def _settings(args: argparse.Namespace):
+    """The command line's sampling options as the one evaluation record."""
+    from rlad.eval.settings import EvalSettings
+
+    return EvalSettings(
+        k=args.k,
+        n=args.n,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        seed=args.seed,
+        max_new_tokens=args.max_new_tokens,
+        batch_size=args.batch_size,
+        greedy=args.greedy,
+    )
+
+
+def _model_or_backend(args: argparse.Namespace):
+    """``(model, tokenizer, None)`` for the hf backend, ``(None, None, VLLMBackend)`` for vllm."""
+    from rlad.eval import VLLMBackend
     from rlad.run.models import ModelLoadError, load_model, resolve_model
 
     if args.backend == "hf":
@@ -145,9 +162,9 @@ def _backend(args: argparse.Namespace):
             model, tokenizer, _ = load_model(args.model)
         except ModelLoadError as err:
             raise UserError(one_line(err)) from err
-        return HFBackend(model, tokenizer, batch_size=args.batch_size)
+        return model, tokenizer, None
     try:
-        return VLLMBackend(resolve_model(args.model))
+        return None, None, VLLMBackend(resolve_model(args.model))
     except ImportError as err:
         raise UserError(one_line(err)) from err
 
@@ -170,11 +187,11 @@ def run(args: argparse.Namespace) -> int:
         check_writable_dir(out, "--out")
     except OSError as err:
         raise UserError(str(err)) from err
-    from rlad.eval import evaluate
+    from rlad.eval.evaluate import evaluate_model
 
     task, dataset = _load_task_and_data(args)
     ood = _ood_subsets(args, dataset)
-    backend = _backend(args)
+    model, tokenizer, backend = _model_or_backend(args)
     teacher = None
     if args.teacher:
         try:
@@ -183,20 +200,17 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--teacher: {one_line(err)}") from err
         teacher = (teacher_model, teacher_tokenizer)
     try:
-        report = evaluate(
-            backend,
+        report = evaluate_model(
+            model,
+            tokenizer,
             task,
             dataset,
-            k=args.k,
-            n=args.n,
-            max_new_tokens=args.max_new_tokens,
-            temperature=args.temperature,
-            top_p=args.top_p,
-            seed=args.seed,
-            greedy=args.greedy,
+            _settings(args),
+            backend=backend,
             teacher=teacher,
             ood_subsets=ood,
             name=args.name or args.model,
+            show_progress=True,
         )
     except ValueError as err:  # empty data, rows without prompts: problems with the input, not the code
         raise UserError(str(err).splitlines()[0]) from err

@@ -8,12 +8,14 @@ One call wires the stages together; the maths lives in :mod:`rlad.eval.metrics`:
                  --build_report-----> EvalReport: Mean@k, Pass@k, greedy accuracy, format rate,
                                       teacher agreement; per subset, in/out of distribution, overall
 
-Defaults follow the paper's protocol (temperature 0.6, top-p 0.95) with a smaller k (the paper uses
-k = 32); pass ``k=32`` to match it. Every sample and its score are kept in the report for audit.
+Defaults (:class:`~rlad.eval.settings.EvalSettings`) follow the paper's protocol (temperature 0.6,
+top-p 0.95) with a smaller k (the paper uses k = 32); pass ``k=32`` to match it. Every sample and its score are kept in the report for audit.
 
-Example (the backend and task come from :mod:`rlad.eval.generation` and :mod:`rlad.tasks`)::
+rlad's callers use :func:`evaluate_model` with an :class:`~rlad.eval.settings.EvalSettings` (the one
+place for the defaults); :func:`evaluate` is the stage it wires, for a custom backend or scripted tests::
 
-    report = evaluate(HFBackend(model, tokenizer), task, task.load(split="test"), k=8, ood_subsets={"ppl8"})
+    settings = EvalSettings(k=8, greedy=True)
+    report = evaluate_model(model, tokenizer, task, task.load(split="test"), settings, ood_subsets={"ppl8"})
     report.to_json("eval.json"); print(report.to_markdown())
 """
 
@@ -39,6 +41,7 @@ from rlad.eval.teacher_agreement import Teacher, teacher_agreement
 __all__ = ["EvalReport", "ScoringTask", "compare_reports", "evaluate", "evaluate_model"]
 
 UNLABELLED = "unlabelled"  # the subset of rows that carry no ``subset`` label
+DEFAULTS = EvalSettings()  # evaluate()'s keyword defaults are the record's: one place for them
 
 
 class ScoringTask(Protocol):
@@ -54,13 +57,13 @@ def evaluate(
     task: ScoringTask,
     dataset: Iterable[Mapping[str, Any]],
     *,
-    k: int = 8,
-    n: int | None = None,
-    max_new_tokens: int = 512,
-    temperature: float = 0.6,
-    top_p: float = 0.95,
-    seed: int = 0,
-    greedy: bool = True,
+    k: int = DEFAULTS.k,
+    n: int | None = DEFAULTS.n,
+    max_new_tokens: int = DEFAULTS.max_new_tokens,
+    temperature: float = DEFAULTS.temperature,
+    top_p: float = DEFAULTS.top_p,
+    seed: int = DEFAULTS.seed,
+    greedy: bool = True,  # unlike EvalSettings: a direct call reports the greedy accuracy too
     teacher: Teacher | None = None,
     ood_subsets: OODSubsets = (),
     name: str = "",
@@ -144,15 +147,36 @@ def evaluate_model(
     dataset: Iterable[Mapping[str, Any]],
     settings: EvalSettings,
     *,
+    backend: GenerationBackend | None = None,
+    teacher: Teacher | None = None,
     ood_subsets: OODSubsets = (),
     name: str = "",
+    show_progress: bool = False,
 ) -> EvalReport:
-    """:func:`evaluate` a loaded model with ``settings``: the one entry point of rlad's comparisons and
-    of the validation during training, so none of them keeps its own sampling constants. Every field of
-    :class:`EvalSettings` is an argument of :func:`evaluate` but the batch size, the backend's."""
+    """:func:`evaluate` a loaded model with ``settings``: the one entry point of rlad's callers (the CLI,
+    the comparisons, the pair builder, the packaged teachers, the validation during training), so none
+    of them keeps its own sampling constants. Every field of :class:`EvalSettings` is an argument of
+    :func:`evaluate` but the batch size, the :class:`~rlad.eval.generation.HFBackend`'s.
+
+    ``backend`` replaces the HF backend (``rlad eval --backend vllm``); ``model`` and ``tokenizer`` are
+    then None and ``settings.batch_size`` is unused (vLLM batches by itself).
+    """
     fields = dataclasses.asdict(settings)
-    backend = HFBackend(model, tokenizer, batch_size=fields.pop("batch_size"), show_progress=False)
-    return evaluate(backend, task, dataset, **fields, ood_subsets=ood_subsets, name=name, show_progress=False)
+    batch_size = fields.pop("batch_size")
+    if backend is None:
+        backend = HFBackend(model, tokenizer, batch_size=batch_size, show_progress=show_progress)
+    elif model is not None or tokenizer is not None:
+        raise ValueError("pass either a model and tokenizer or a backend, not both")
+    return evaluate(
+        backend,
+        task,
+        dataset,
+        **fields,
+        teacher=teacher,
+        ood_subsets=ood_subsets,
+        name=name,
+        show_progress=show_progress,
+    )
 
 
 def _check_shape(completions: Sequence[Sequence[str]], num_prompts: int, n: int, what: str) -> None:

@@ -195,25 +195,16 @@ def save_adapter(model, out: Path, dtype: str = "bfloat16") -> None:
 
 def measure(model, tokenizer, task_name: str, task_options: dict, problems: int, k: int = 4, seed: int = 0):
     """Mean@k and Pass@k at temperature 1 on ``problems`` test problems (the numbers in build.json)."""
-    from rlad.eval import HFBackend, evaluate
+    from rlad.eval.evaluate import evaluate_model
+    from rlad.eval.settings import EvalSettings
     from rlad.tasks import get_task
 
     task = get_task(task_name, **task_options)
     data = task.load(split="test", limit=problems, seed=seed)
-    backend = HFBackend(model, tokenizer, batch_size=32, show_progress=False)
-    report = evaluate(
-        backend,
-        task,
-        data,
-        k=k,
-        max_new_tokens=64,
-        temperature=1.0,
-        top_p=1.0,
-        greedy=False,
-        seed=seed,
-        show_progress=False,
+    settings = EvalSettings(
+        k=k, max_new_tokens=64, temperature=1.0, top_p=1.0, seed=seed, batch_size=32, greedy=False
     )
-    return report
+    return evaluate_model(model, tokenizer, task, data, settings)
 
 
 def build_teacher(

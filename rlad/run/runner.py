@@ -49,6 +49,31 @@ def make_evaluate_fn(task: Any, dataset: Any, tokenizer: Any, k: int, max_new_to
     return lambda model: evaluate_model(model, tokenizer, task, dataset, settings)
 
 
+def load_student_tokenizer(recipe: Recipe, student: str) -> Any:
+    """The tokenizer of the resolved `student` folder; a load failure names the recipe's model."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(student)
+    except (OSError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ModelLoadError(f"could not load the tokenizer of model {recipe.model!r}: {first}") from err
+
+
+def run_callbacks(
+    recipe: Recipe, task: Any, evaluation: Any, tokenizer: Any, metrics_path: Path, max_new_tokens: int
+) -> tuple[list, PeriodicEvalCallback | None]:
+    """The callbacks every training run gets, RL or SFT: metrics to ``metrics.jsonl`` and, when the
+    recipe sets ``eval_every``, the periodic validation (returned too: its ``history`` is the result's)."""
+    callbacks: list = [MetricsJSONLCallback(metrics_path)]
+    periodic = None
+    if recipe.eval_every > 0:
+        evaluate_fn = make_evaluate_fn(task, evaluation, tokenizer, recipe.eval_k, max_new_tokens)
+        periodic = PeriodicEvalCallback(evaluate_fn, recipe.eval_every, metrics_path)
+        callbacks.append(periodic)
+    return callbacks, periodic
+
+
 def _check_folder(spec: str, what: str) -> None:
     from rlad.files import check_model_folder
 
@@ -88,8 +113,6 @@ def train_recipe(
     checkpoint. ``verbose`` keeps the Trainer's per-step metric printing; otherwise one progress bar
     (the metrics go to ``metrics.jsonl`` either way). Raises :class:`TeacherGoneError` after saving a
     checkpoint when a remote teacher disappears for good."""
-    from transformers import AutoTokenizer
-
     from rlad.files import check_writable_dir
     from rlad.run.callbacks import quiet_libraries, quiet_progress
     from rlad.run.folder import latest_complete_checkpoint, prepare_fresh, rewind_metrics
@@ -119,20 +142,14 @@ def train_recipe(
         prepare_fresh(output_dir, overwrite=recipe.overwrite_output_dir)  # refuses a used folder
     task, train, evaluation = load_task_data(recipe)
     student = resolve_model(recipe.model)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(student)
-    except (OSError, ValueError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ModelLoadError(f"could not load the tokenizer of model {recipe.model!r}: {first}") from err
+    tokenizer = load_student_tokenizer(recipe, student)
     metrics_path = output_dir / "metrics.jsonl"
     if checkpoint is not None:
         rewind_metrics(metrics_path, checkpoint[0])  # the steps after the checkpoint are logged again
-    callbacks = [MetricsJSONLCallback(metrics_path), *(extra_callbacks or [])]
-    periodic = None
-    if recipe.eval_every > 0:
-        evaluate_fn = make_evaluate_fn(task, evaluation, tokenizer, recipe.eval_k, args.max_completion_length)
-        periodic = PeriodicEvalCallback(evaluate_fn, recipe.eval_every, metrics_path)
-        callbacks.append(periodic)
+    callbacks, periodic = run_callbacks(
+        recipe, task, evaluation, tokenizer, metrics_path, args.max_completion_length
+    )
+    callbacks[1:1] = extra_callbacks or []  # after the metrics writer, before the periodic evaluation
     trainer = RLADTrainer(
         model=student,
         reward_funcs=task.reward_funcs(),

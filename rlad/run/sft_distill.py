@@ -217,14 +217,13 @@ def sft_distill(
     Raises :class:`NoAcceptedSamplesError` when no sample passes the verifier (the counts are still
     written to ``output_dir/metrics.jsonl``), and :class:`RecipeError` for a recipe without a teacher.
     """
-    from transformers import AutoTokenizer
     from trl import SFTTrainer
 
     from rlad.files import check_model_folder, check_writable_dir
-    from rlad.run.callbacks import MetricsJSONLCallback, PeriodicEvalCallback, quiet_libraries, quiet_progress
+    from rlad.run.callbacks import quiet_libraries, quiet_progress
     from rlad.run.folder import latest_complete_checkpoint, prepare_fresh, rewind_metrics
-    from rlad.run.models import ModelLoadError, check_model_path, resolve_model
-    from rlad.run.runner import load_task_data, make_evaluate_fn
+    from rlad.run.models import check_model_path, resolve_model
+    from rlad.run.runner import load_student_tokenizer, load_task_data, run_callbacks
 
     if samples_per_prompt < 1:
         raise RecipeError(f"samples_per_prompt must be >= 1, got {samples_per_prompt}")
@@ -267,17 +266,10 @@ def sft_distill(
     import datasets
 
     student = resolve_model(recipe.model)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(student)
-    except (OSError, ValueError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ModelLoadError(f"could not load the tokenizer of model {recipe.model!r}: {first}") from err
-    callbacks = [MetricsJSONLCallback(metrics_path)]
-    periodic = None
-    if recipe.eval_every > 0:
-        evaluate_fn = make_evaluate_fn(task, evaluation, tokenizer, recipe.eval_k, args.max_completion_length)
-        periodic = PeriodicEvalCallback(evaluate_fn, recipe.eval_every, metrics_path)
-        callbacks.append(periodic)
+    tokenizer = load_student_tokenizer(recipe, student)
+    callbacks, periodic = run_callbacks(
+        recipe, task, evaluation, tokenizer, metrics_path, args.max_completion_length
+    )
     trainer = SFTTrainer(
         model=student,
         args=sft_config_from(recipe.config, args),

@@ -5,15 +5,20 @@ integers, a relative tolerance for decimals: math-verify rounds floats to 6 plac
 intervals, equations and expressions to math-verify's `verify`. `judge` first finds a completion's final
 answer (`math_extract.extract_answer`), so extraction runs inside the same time limit as the comparison.
 
-Like `math_extract.py`, this module is loaded by path inside the worker processes of
-`math_verify_timeout`: it imports nothing from the rlad package.
+Like `math_extract.py`, this module runs inside the worker processes of `math_verify_timeout`, which
+import it as a top-level module (their own folder is on ``sys.path``) without the rlad package; so it
+imports its sibling the same way there (``__package__`` is empty), and from the package everywhere else.
 """
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from typing import Any
+
+if __package__:  # imported as rlad.tasks.math_compare
+    from rlad.tasks import math_extract
+else:  # imported as a top-level module, in a math_verify_timeout worker
+    import math_extract  # type: ignore[no-redef]
 
 REL_TOL = 1e-6  # relative tolerance when either number is written with a decimal point
 EXACT_INTEGERS_BELOW = 10**15  # integers smaller than this compare exactly, even when written 18.0
@@ -67,7 +72,7 @@ def parse_math(text: str) -> tuple[Any, str]:
     from math_verify.grader import should_treat_as_complex
 
     config = replace(LatexExtractionConfig().normalization_config, boxed="last")
-    normalized = normalize_latex(f"\\boxed{{{_extract_module().scientific_to_latex(text)}}}", config=config)
+    normalized = normalize_latex(f"\\boxed{{{math_extract.scientific_to_latex(text)}}}", config=config)
     normalized = normalized.strip()
     if not normalized:
         return None, ""
@@ -178,20 +183,7 @@ def judge(gold: str, completion: str, max_chars: int) -> dict[str, Any]:
 
     Answers longer than `max_chars` are not parsed (the `answer` returned is cut to ``max_chars + 1``).
     """
-    answer, how = _extract_module().extract_answer(completion)
+    answer, how = math_extract.extract_answer(completion)
     if answer is None or len(answer) > max_chars:
         return {"equal": False, "status": "ok", "answer": answer and answer[: max_chars + 1], "how": how}
     return {"equal": check(gold, answer), "status": "ok", "answer": answer, "how": how}
-
-
-@lru_cache(maxsize=1)
-def _extract_module() -> Any:
-    """`rlad.tasks.math_extract`, loaded from its file: the worker must not import the rlad package."""
-    import importlib.util
-
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "math_extract.py")
-    spec = importlib.util.spec_from_file_location("_rlad_math_extract", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module

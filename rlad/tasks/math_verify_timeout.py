@@ -13,8 +13,9 @@ Workers are started with ``runpy`` on this file, so nothing of the parent (its `
 CUDA state) is copied. ``mode="signal"`` uses math-verify's own timeouts in-process when called from the
 main thread and falls back to the workers elsewhere.
 
-This file is also the worker's program (see `_worker_main`); it imports nothing from the rlad package (it
-loads the standard-library-only ``math_extract.py`` by path), so a worker starts in about a second.
+This file is also the worker's program (see `_worker_main`); it imports nothing from the rlad package, so a
+worker starts in about a second: the worker puts this folder on ``sys.path`` and the modules import their
+siblings (``math_compare``, the standard-library-only ``math_extract``) as top-level modules there.
 """
 
 from __future__ import annotations
@@ -32,8 +33,12 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
+
+if __package__:  # imported as rlad.tasks.math_verify_timeout
+    from rlad.tasks import math_compare
+else:  # run as a worker (see `_Worker`): this folder is on sys.path, the rlad package is not imported
+    import math_compare  # type: ignore[no-redef]
 
 MODES = ("process", "signal")
 WORKER_MEMORY_BYTES = 4 << 30  # address-space cap of a worker; a runaway big-int then fails fast
@@ -57,27 +62,14 @@ class Verdict:
     how: str = "none"
 
 
-@lru_cache(maxsize=1)
-def _compare_module() -> Any:
-    """`rlad.tasks.math_compare`, loaded from its file: the worker must not import the rlad package."""
-    import importlib.util
-
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "math_compare.py")
-    spec = importlib.util.spec_from_file_location("_rlad_math_compare", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def check(gold: str, answer: str, timeout_seconds: int | None = None) -> bool:
     """`math_compare.check`: is `answer` the same mathematical object as `gold`?"""
-    return _compare_module().check(gold, answer, timeout_seconds)
+    return math_compare.check(gold, answer, timeout_seconds)
 
 
 def judge(gold: str, completion: str, max_chars: int) -> dict[str, Any]:
     """`math_compare.judge`: extract the final answer of `completion` and `check` it."""
-    return _compare_module().judge(gold, completion, max_chars)
+    return math_compare.judge(gold, completion, max_chars)
 
 
 class _Worker:
@@ -85,7 +77,12 @@ class _Worker:
 
     def __init__(self) -> None:
         here = os.path.abspath(__file__)
-        code = f"import runpy, sys; sys.path.pop(0); runpy.run_path({here!r}, run_name={_WORKER_RUN_NAME!r})"
+        # The folder goes last on sys.path, in place of the working directory: its `code` package must
+        # not shadow the standard library's `code` module.
+        code = (
+            f"import runpy, sys; sys.path.pop(0); sys.path.append({os.path.dirname(here)!r}); "
+            f"runpy.run_path({here!r}, run_name={_WORKER_RUN_NAME!r})"
+        )
         self.proc = subprocess.Popen(
             [sys.executable, "-c", code],
             stdin=subprocess.PIPE,

@@ -12,7 +12,7 @@ model and saves two checkpoints of its run:
 
 Everything task-specific comes from :mod:`rlad.tasks`: the training data are the task's own train-split
 ``reference`` completions, each verified with ``task.score`` before use; probes and the final Mean@k go
-through :func:`rlad.eval.evaluate` on the test split, so "correct" has one definition. The run is
+through :func:`rlad.eval.evaluate.evaluate_model` on the test split, so "correct" has one definition. The run is
 :func:`rlad.toy.sft.train_on_pairs`; budgets are counted in steps, never seconds, so the same recipe builds
 the same pair on any machine (seconds are recorded as facts only).
 
@@ -147,21 +147,19 @@ def eval_report(
     model: Any, tokenizer: Any, task: Any, rows: list[dict], recipe: PairRecipe, k: int, seed: int
 ):
     """The :class:`rlad.eval.EvalReport` of ``model`` on ``rows``: ``k`` samples, the recipe's sampling."""
-    from rlad.eval import HFBackend, evaluate
+    from rlad.eval.evaluate import evaluate_model
+    from rlad.eval.settings import EvalSettings
 
-    backend = HFBackend(model, tokenizer, batch_size=EVAL_BATCH_SIZE, show_progress=False)
-    return evaluate(
-        backend,
-        task,
-        rows,
+    settings = EvalSettings(
         k=k,
         max_new_tokens=recipe.max_new_tokens,
         temperature=recipe.temperature,
         top_p=recipe.top_p,
         seed=seed,
+        batch_size=EVAL_BATCH_SIZE,
         greedy=False,
-        show_progress=False,
     )
+    return evaluate_model(model, tokenizer, task, rows, settings)
 
 
 def build_pair(recipe: PairRecipe, out_dir: str | Path, *, progress: bool = True) -> dict[str, Any]:

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from test_sandbox_adversarial import QUICK, SETUP, TESTS, attacks, check_contained, make_world  # noqa: E402
 
 USER = "rlad_sbtest"
-MODULES = ("sandbox.py", "sandbox_jail.py", "sandbox_judge.py", "sandbox_child.py")
+MODULES = ("sandbox.py", "sandbox_jail.py", "sandbox_judge.py", "sandbox_values.py", "sandbox_child.py")
 RUNNER = """
 import json, sys
 from rlad.tasks.code.sandbox import SandboxLimits, run_tests

@@ -53,16 +53,7 @@ from rlad.tasks.code.sandbox_jail import (
     unjailed_command,
     unnamed_file,
 )
-from rlad.tasks.code.sandbox_judge import (
-    CheckPlan,
-    JudgeError,
-    Opaque,
-    decode,
-    evaluate,
-    jail_setup,
-    plan_test,
-    trusted_names,
-)
+from rlad.tasks.code.sandbox_judge import CheckPlan, jail_setup, plan_test, read_verdicts, trusted_names
 
 __all__ = ["SandboxJob", "SandboxLimits", "SandboxResult", "SandboxUnavailable", "run_many", "run_tests"]
 UNSPLIT_POLICIES = ("run", "fail")
@@ -228,7 +219,7 @@ def run_tests(
     elapsed = time.monotonic() - start
     texts = {name: _read_and_close(read_fd, limits.max_output_bytes) for name, (_, read_fd) in files.items()}
     returncode = proc.returncode if proc is not None else -1
-    verdicts = _verdicts(raw.decode("utf-8", "replace"), plans, tokens, names, limits)
+    verdicts = read_verdicts(raw.decode("utf-8", "replace"), plans, tokens, names, limits.unsplit_tests)
     return _result(verdicts, texts, timed_out, returncode, elapsed, limits, plans, protections)
 
 
@@ -288,53 +279,6 @@ def _wait_for_jail(info_fd: int) -> None:
         except OSError:
             return
         time.sleep(0.005)
-
-
-def _verdicts(
-    text: str, plans: list[CheckPlan], tokens: list[str], names, limits: SandboxLimits
-) -> dict[str, object]:
-    """Parse the jail's lines; decide each test here. Only the first line per test counts."""
-    loaded, load_error, done = False, "", False
-    passed: dict[int, bool] = {}
-    failures: dict[int, str] = {}
-    for line in text.splitlines():
-        kind, _, rest = line.partition(" ")
-        if kind == "L" and not loaded and not load_error:
-            loaded, load_error = rest == "ok", rest[len("error ") :] if rest.startswith("error ") else ""
-        elif kind == "D":
-            done = True
-        elif kind in ("T", "W", "F"):
-            index_text, _, body = rest.partition(" ")
-            if not index_text.isdigit() or int(index_text) >= len(plans) or int(index_text) in passed:
-                continue
-            i = int(index_text)
-            passed[i], failures[i] = _verdict(kind, body, plans[i], tokens[i], names, limits)
-    return {"loaded": loaded, "load_error": load_error, "done": done, "passed": passed, "failures": failures}
-
-
-def _verdict(kind: str, body: str, plan: CheckPlan, token: str, names, limits) -> tuple[bool, str]:
-    if plan.whole:
-        if limits.unsplit_tests == "fail":
-            return False, "cannot be judged outside the jail (unsplit_tests='fail')"
-        if kind == "W":
-            return (body.strip() == token), ("" if body.strip() == token else "forged pass line")
-        return False, body[:300]
-    if kind != "T" or plan.check is None:
-        return False, "no values were sent"
-    try:
-        items = json.loads(body)
-        values = [
-            decode(item["v"]) if "v" in item else Opaque(f"{plan.probes[j]} raised {str(item['e'])[:200]}")
-            for j, item in enumerate(items)
-        ]
-        if len(values) != len(plan.probes):
-            return False, "wrong number of values"
-        ok = evaluate(plan.check, values, names)
-    except JudgeError as err:
-        return False, str(err)[:300]
-    except Exception as err:  # the check itself raised on these values (e.g. TypeError): the test fails
-        return False, f"{type(err).__name__}: {str(err)[:200]}"
-    return ok, "" if ok else "AssertionError"
 
 
 def _result(

@@ -4,15 +4,14 @@ A test such as ``assert abs(f(2) - math.sqrt(2)) < tol`` is parsed in the truste
 are the smallest parts that need the candidate program: calls of a program name with their arguments
 (``f(2)``), or a bare program name. Only the probe sources go into the jail; the jailed process returns
 each probe's value as tagged JSON (`decode`), and the rest of the assert (``abs(_ - math.sqrt(2)) < tol``,
-with the expected values) is evaluated here by `evaluate`, a small interpreter over plain values that
-knows the comparison and arithmetic operators, literals, subscripts, a list of pure builtins, ``math``
-and the non-underscore methods of builtin value types. Nothing the program does to its own interpreter
-can change that check, and the expected values never enter the jail.
+with the expected values) is evaluated here by `evaluate`, with the small interpreter over plain values
+of `sandbox_values`. Nothing the program does to its own interpreter can change that check, and the
+expected values never enter the jail.
 
 A call is a probe only when what it calls is rooted at a program name (``f``, ``Sol().run``), so no
 comparison of the test is ever evaluated in the jail. The program's names are the entry point (or, without
 one, what the program defines) and setup aliases of it; names known here are setup literals, ``math``
-and the builtins below (see `trusted_names`). A test is left
+and the builtins of `sandbox_values.PURE_BUILTINS` (see `trusted_names`). A test is left
 *whole* (`CheckPlan.whole`) when it is more than one ``assert``, when it uses any other name (a helper
 function from the setup or from the program), or when its check needs something this interpreter does
 not do (a lambda, a comprehension over a probe):
@@ -22,63 +21,27 @@ not do (a lambda, a comprehension over a probe):
 from __future__ import annotations
 
 import ast
-import builtins
-import cmath
 import copy
-import math
-import operator
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-PURE_BUILTINS = frozenset(
-    {
-        "abs", "all", "any", "bool", "chr", "complex", "dict", "divmod", "enumerate", "float",
-        "frozenset", "hash", "int", "isinstance", "len", "list", "max", "min", "ord", "repr", "reversed",
-        "round", "set", "sorted", "str", "sum", "tuple", "type", "zip", "True", "False", "None",
-    }
-)  # fmt: skip
-MODULES = {"math": math, "cmath": cmath}
-SLOW_MODULE_FUNCTIONS = frozenset({"factorial", "comb", "perm", "prod", "lcm", "gcd"})
-METHODS = frozenset(
-    {
-        "count", "endswith", "find", "get", "index", "isalnum", "isalpha", "isdigit", "islower",
-        "isspace", "isupper", "items", "keys", "lower", "lstrip", "rstrip", "split", "startswith",
-        "strip", "upper", "values", "real", "imag", "is_integer", "issubset", "issuperset", "union",
-        "intersection", "difference", "symmetric_difference", "title", "capitalize", "swapcase",
-        "casefold", "rfind", "rindex", "splitlines", "isdecimal", "isnumeric",
-    }
-)  # fmt: skip
-MAX_POWER_BITS = 1 << 20  # `a ** b` and `a << b` results above this many bits are refused, not computed
-MAX_REPEAT = 1 << 20  # `seq * n` results above this many items are refused
-_BINOPS = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
-    ast.LShift: operator.lshift, ast.RShift: operator.rshift, ast.BitAnd: operator.and_,
-    ast.BitOr: operator.or_, ast.BitXor: operator.xor,
-}  # fmt: skip
-_COMPARE = {
-    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-    ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Is: operator.is_, ast.IsNot: operator.is_not,
-    ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
-}  # fmt: skip
+from rlad.tasks.code.sandbox_values import (  # noqa: F401  (JudgeError, Opaque, decode: this module's API)
+    MODULES,
+    PURE_BUILTINS,
+    Eval,
+    JudgeError,
+    Opaque,
+    decode,
+    truth,
+)
+
 _TRANSPARENT = (
     ast.Compare, ast.BoolOp, ast.UnaryOp, ast.BinOp, ast.IfExp, ast.Subscript, ast.Slice, ast.Tuple,
     ast.List, ast.Set, ast.Dict, ast.Constant, ast.Name, ast.Attribute, ast.Call, ast.keyword,
 )  # fmt: skip
 _PROBE = "_rlad_probe_"
-
-
-class JudgeError(Exception):
-    """The check could not be evaluated here (a refused operation, an opaque or missing value)."""
-
-
-@dataclass(frozen=True)
-class Opaque:
-    """A probe value the check cannot use: a non-plain value (an object, a generator, a huge int), or a
-    probe that raised. Using it in the check fails the test with `reason`."""
-
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -195,52 +158,59 @@ def evaluate(check: ast.expr, probe_values: Sequence[Any], names: TrustedNames) 
     """
     env = dict(names.values)
     env.update({f"{_PROBE}{i}": v for i, v in enumerate(probe_values)})
-    return _truth(_Eval(env).run(check))
+    return truth(Eval(env).run(check))
 
 
-def decode(data: Any) -> Any:
-    """The value encoded by the jailed harness (tagged JSON; see `sandbox_child.encode`); an `Opaque`
-    when it is, or holds, a value that is not plain.
+def read_verdicts(
+    text: str, plans: Sequence[CheckPlan], tokens: Sequence[str], names: TrustedNames, unsplit_tests: str
+) -> dict[str, Any]:
+    """Parse the jail's lines (``L`` load status, ``T``/``W``/``F`` per test, ``D`` done) and decide each
+    test here, `unsplit_tests` being the policy for whole tests (``"run"`` or ``"fail"``). Only the first
+    line per test counts: a program that prints a second line for a test cannot overturn the verdict."""
+    loaded, load_error, done = False, "", False
+    passed: dict[int, bool] = {}
+    failures: dict[int, str] = {}
+    for line in text.splitlines():
+        kind, _, rest = line.partition(" ")
+        if kind == "L" and not loaded and not load_error:
+            loaded, load_error = rest == "ok", rest[len("error ") :] if rest.startswith("error ") else ""
+        elif kind == "D":
+            done = True
+        elif kind in ("T", "W", "F"):
+            index_text, _, body = rest.partition(" ")
+            if not index_text.isdigit() or int(index_text) >= len(plans) or int(index_text) in passed:
+                continue
+            i = int(index_text)
+            passed[i], failures[i] = _verdict(kind, body, plans[i], tokens[i], names, unsplit_tests)
+    return {"loaded": loaded, "load_error": load_error, "done": done, "passed": passed, "failures": failures}
 
-    >>> decode({"t": [{"i": "1"}, {"f": "nan"}, "a", {"s": [None]}]})
-    (1, nan, 'a', {None})
-    >>> decode([{"i": "1"}, {"x": "A"}])
-    Opaque(reason='the program returned a non-plain value (A)')
-    """
+
+def _verdict(
+    kind: str, body: str, plan: CheckPlan, token: str, names: TrustedNames, unsplit_tests: str
+) -> tuple[bool, str]:
+    """(passed, why not) for one test's line: a whole test passes only on its secret token."""
+    if plan.whole:
+        if unsplit_tests == "fail":
+            return False, "cannot be judged outside the jail (unsplit_tests='fail')"
+        if kind == "W":
+            return (body.strip() == token), ("" if body.strip() == token else "forged pass line")
+        return False, body[:300]
+    if kind != "T" or plan.check is None:
+        return False, "no values were sent"
     try:
-        return _decode(data)
-    except _NonPlain as err:
-        return Opaque(f"the program returned a non-plain value ({str(err)[:100]})")
-
-
-class _NonPlain(Exception):
-    pass
-
-
-def _decode(data: Any) -> Any:
-    if data is None or isinstance(data, (bool, str)):
-        return data
-    if isinstance(data, list):
-        return [_decode(x) for x in data]
-    if not isinstance(data, dict) or len(data) != 1:
-        raise JudgeError(f"malformed value from the jail: {str(data)[:80]}")
-    ((tag, body),) = data.items()
-    if tag == "i":
-        return int(body)
-    if tag == "f":
-        return float(body)
-    if tag == "c":
-        return complex(float(body[0]), float(body[1]))
-    if tag == "b":
-        return bytes.fromhex(body)
-    if tag in ("t", "s", "fs"):
-        items = [_decode(x) for x in body]
-        return {"t": tuple, "s": set, "fs": frozenset}[tag](items)
-    if tag == "d":
-        return {_decode(k): _decode(v) for k, v in body}
-    if tag == "x":
-        raise _NonPlain(body)
-    raise JudgeError(f"unknown tag {tag!r} in a value from the jail")
+        items = json.loads(body)
+        values = [
+            decode(item["v"]) if "v" in item else Opaque(f"{plan.probes[j]} raised {str(item['e'])[:200]}")
+            for j, item in enumerate(items)
+        ]
+        if len(values) != len(plan.probes):
+            return False, "wrong number of values"
+        ok = evaluate(plan.check, values, names)
+    except JudgeError as err:
+        return False, str(err)[:300]
+    except Exception as err:  # the check itself raised on these values (e.g. TypeError): the test fails
+        return False, f"{type(err).__name__}: {str(err)[:200]}"
+    return ok, "" if ok else "AssertionError"
 
 
 class _Splitter(ast.NodeTransformer):
@@ -306,139 +276,6 @@ class _Inline(ast.NodeTransformer):
         if node.id not in self.values or value is MODULES.get(node.id):
             return node
         return ast.copy_location(ast.parse(repr(value), mode="eval").body, node)
-
-
-class _Eval:
-    """Evaluates a check over plain values; every operation that could run long on a value is guarded."""
-
-    def __init__(self, env: Mapping[str, Any]):
-        self.env = env
-
-    def run(self, node: ast.AST) -> Any:
-        method = getattr(self, "_" + type(node).__name__, None)
-        if method is None:
-            raise JudgeError(f"{type(node).__name__} is not judged outside the jail")
-        return method(node)
-
-    def _value(self, node: ast.AST) -> Any:
-        value = self.run(node)
-        if isinstance(value, Opaque):
-            raise JudgeError(value.reason)
-        return value
-
-    def _Constant(self, node: ast.Constant) -> Any:
-        return node.value
-
-    def _Name(self, node: ast.Name) -> Any:
-        if node.id in self.env:
-            return self.env[node.id]
-        if node.id in PURE_BUILTINS:
-            return getattr(builtins, node.id)
-        raise JudgeError(f"name {node.id!r} is not known outside the jail")
-
-    def _Tuple(self, node: ast.Tuple) -> tuple:
-        return tuple(self._value(e) for e in node.elts)
-
-    def _List(self, node: ast.List) -> list:
-        return [self._value(e) for e in node.elts]
-
-    def _Set(self, node: ast.Set) -> set:
-        return {self._value(e) for e in node.elts}
-
-    def _Dict(self, node: ast.Dict) -> dict:
-        if any(k is None for k in node.keys):
-            raise JudgeError("dict unpacking is not judged outside the jail")
-        pairs = zip(node.keys, node.values)
-        return {self._value(k): self._value(v) for k, v in pairs}  # type: ignore[arg-type]
-
-    def _BoolOp(self, node: ast.BoolOp) -> Any:
-        value = None
-        for operand in node.values:
-            value = self._value(operand)
-            if _truth(value) == isinstance(node.op, ast.Or):
-                return value
-        return value
-
-    def _UnaryOp(self, node: ast.UnaryOp) -> Any:
-        value = self._value(node.operand)
-        if isinstance(node.op, ast.Not):
-            return not _truth(value)
-        return {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert}[type(node.op)](
-            value
-        )
-
-    def _IfExp(self, node: ast.IfExp) -> Any:
-        return self._value(node.body if _truth(self._value(node.test)) else node.orelse)
-
-    def _BinOp(self, node: ast.BinOp) -> Any:
-        left, right = self._value(node.left), self._value(node.right)
-        _guard(node.op, left, right)
-        return _BINOPS[type(node.op)](left, right)
-
-    def _Compare(self, node: ast.Compare) -> bool:
-        left = self._value(node.left)
-        for op, right_node in zip(node.ops, node.comparators):
-            right = self._value(right_node)
-            if not _truth(_COMPARE[type(op)](left, right)):
-                return False
-            left = right
-        return True
-
-    def _Subscript(self, node: ast.Subscript) -> Any:
-        return self._value(node.value)[self._value(node.slice)]
-
-    def _Slice(self, node: ast.Slice) -> slice:
-        parts = [None if p is None else self._value(p) for p in (node.lower, node.upper, node.step)]
-        return slice(*parts)
-
-    def _Attribute(self, node: ast.Attribute) -> Any:
-        base = self._value(node.value)
-        if node.attr.startswith("_"):
-            raise JudgeError(f"attribute {node.attr!r} is not judged outside the jail")
-        if isinstance(base, type(math)):
-            if base not in MODULES.values() or node.attr in SLOW_MODULE_FUNCTIONS:
-                raise JudgeError(f"{base.__name__}.{node.attr} is not judged outside the jail")
-            return getattr(base, node.attr)
-        if type(base) not in _PLAIN_TYPES or node.attr not in METHODS:
-            raise JudgeError(
-                f"attribute {node.attr!r} of {type(base).__name__} is not judged outside the jail"
-            )
-        return getattr(base, node.attr)
-
-    def _Call(self, node: ast.Call) -> Any:
-        func = self._value(node.func)
-        args = [self._value(a) for a in node.args]
-        kwargs = {k.arg: self._value(k.value) for k in node.keywords if k.arg is not None}
-        if len(kwargs) != len(node.keywords):
-            raise JudgeError("keyword unpacking is not judged outside the jail")
-        if func in (int, str) and args and isinstance(args[0], (int, str)) and len(str(args[0])) > 4300:
-            raise JudgeError("conversion of a huge number is not judged outside the jail")
-        return func(*args, **kwargs)
-
-
-_PLAIN_TYPES = (int, float, complex, bool, str, bytes, list, tuple, set, frozenset, dict, type(None))
-
-
-def _guard(op: ast.operator, left: Any, right: Any) -> None:
-    """Refuse the operations whose cost a returned value could make unbounded."""
-    if isinstance(op, (ast.Pow, ast.LShift)) and isinstance(left, int) and isinstance(right, int):
-        bits = left.bit_length() * right if isinstance(op, ast.Pow) else left.bit_length() + right
-        if right > 0 and bits > MAX_POWER_BITS:
-            raise JudgeError(f"the result of {type(op).__name__} would exceed {MAX_POWER_BITS} bits")
-    if isinstance(op, ast.Mult):
-        for seq, n in ((left, right), (right, left)):
-            if (
-                isinstance(seq, (str, bytes, list, tuple))
-                and isinstance(n, int)
-                and len(seq) * n > MAX_REPEAT
-            ):
-                raise JudgeError(f"a repeated sequence would exceed {MAX_REPEAT} items")
-
-
-def _truth(value: Any) -> bool:
-    if isinstance(value, Opaque):
-        raise JudgeError(value.reason)
-    return bool(value)
 
 
 def _top_level_names(program: str) -> set[str]:

@@ -17,6 +17,7 @@ possibly on another machine, so the training process holds only the student.
   Other 4xx answers (the request itself is wrong) raise :class:`TeacherRequestError` at once.
   Scoring is a pure function of the tokens, so a retried request cannot double-count anything: the
   training step waits for its teacher log-probs and then runs exactly once.
+  Timeouts and retries live in :class:`~rlad.teacher.serving.transport.JsonTransport`.
 
 The pre-flight tokenizer check (:func:`~rlad.teacher.tokenizer_check.check_tokenizers_match`) runs
 against what the server actually uses, as far as the server lets us see it:
@@ -34,13 +35,9 @@ against what the server actually uses, as far as the server lets us see it:
 
 from __future__ import annotations
 
-import http.client
-import json
 import logging
 import os
 import threading
-import time
-from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Any
 from urllib.parse import urlsplit
@@ -49,51 +46,18 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from rlad.teacher.serving import protocol
+from rlad.teacher.serving.transport import (  # noqa: F401  (the errors are imported from here too)
+    RETRYABLE_STATUS,
+    JsonTransport,
+    TeacherRequestError,
+    TeacherUnavailableError,
+    backoff_delays,
+)
 from rlad.teacher.tokenizer_check import PROBE_CONVERSATION, TokenizerMismatchError, check_tokenizers_match
 
 logger = logging.getLogger(__name__)
 
-RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 PROBE_TEXT = "12+34=46, Is 17 prime? <answer>yes</answer>\n"
-
-
-class TeacherUnavailableError(RuntimeError):
-    """The teacher server gave no valid answer within the retry budget."""
-
-
-class TeacherRequestError(ValueError):
-    """The teacher server refused a request as invalid (HTTP 4xx other than 408/425/429)."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def backoff_delays(max_retries: int, backoff_s: float, max_backoff_s: float) -> list[float]:
-    """Seconds to wait before each retry: doubling from ``backoff_s``, capped at ``max_backoff_s``.
-
-    >>> backoff_delays(5, 0.5, 3.0)
-    [0.5, 1.0, 2.0, 3.0, 3.0]
-    """
-    return [min(max_backoff_s, backoff_s * 2**k) for k in range(max_retries)]
-
-
-def _describe(err: BaseException, timeout_s: float) -> str:
-    if isinstance(err, TimeoutError):
-        return f"timed out after {timeout_s:g} s"
-    if isinstance(err, ConnectionRefusedError):
-        return "connection refused"
-    return f"{type(err).__name__}: {err}"
-
-
-def _reason(raw: bytes) -> str:
-    """The message of a vLLM-style error body, else the start of the body."""
-    try:
-        body = json.loads(raw)
-        error = body.get("error", body)
-        return str(error.get("message", error) if isinstance(error, dict) else error)
-    except (ValueError, AttributeError):
-        return raw[:300].decode(errors="replace")
 
 
 class RemoteTokenizer:
@@ -137,7 +101,7 @@ class RemoteTokenizer:
         )
 
 
-class RemoteTeacher:
+class RemoteTeacher(JsonTransport):
     """Scores completions with a teacher served at ``url`` (``rlad serve-teacher`` or vLLM).
 
     ``temperature`` divides the teacher's logits, as for :class:`~rlad.teacher.LocalTeacher` (the
@@ -181,20 +145,10 @@ class RemoteTeacher:
             problems.append(f"url={url!r} must look like http://host:port")
         if problems:
             raise ValueError("invalid RemoteTeacher: " + "; ".join(problems))
-        base_path = parts.path.rstrip("/")
-        base_path = base_path[: -len("/v1")] if base_path.endswith("/v1") else base_path
-        self.url = f"{parts.scheme}://{parts.netloc}{base_path}"
-        self._scheme, self._host, self._port = parts.scheme, parts.hostname, parts.port
-        self._base_path = base_path
+        super().__init__(url, timeout_s, backoff_delays(max_retries, backoff_s, max_backoff_s), api_key)
+        self.stats["sequences"] = 0
         self.temperature = float(temperature)
         self.batch_size = batch_size or 32
-        self.timeout_s = timeout_s
-        self.delays = backoff_delays(max_retries, backoff_s, max_backoff_s)
-        self._headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if api_key:
-            self._headers["Authorization"] = f"Bearer {api_key}"
-        self._stats_lock = threading.Lock()
-        self.stats = {"requests": 0, "failed_attempts": 0, "sequences": 0}
         self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="remote-teacher")
 
         self.model, self.max_model_len = self._served_model(model)
@@ -339,74 +293,6 @@ class RemoteTeacher:
         with self._stats_lock:
             self.stats["sequences"] += len(sequences)
         return logps
-
-    # --------------------------------------------------------------------------------------- HTTP
-    def _http(self, method: str, path: str, body: Any) -> tuple[int, bytes]:
-        connection_cls = (
-            http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
-        )
-        connection = connection_cls(self._host, self._port, timeout=self.timeout_s)
-        try:
-            data = None if body is None else json.dumps(body).encode()
-            connection.request(method, self._base_path + path, body=data, headers=self._headers)
-            response = connection.getresponse()
-            return response.status, response.read()
-        finally:
-            connection.close()
-
-    def _request_json(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        parse: Callable[[Any], Any] | None = None,
-        cancel: threading.Event | None = None,
-    ) -> Any:
-        """One JSON request with retries; ``parse`` checks a 200 answer (a ``ValueError`` is retried)."""
-        cancel = cancel or threading.Event()
-        start, last_error = time.monotonic(), ""
-        for attempt in range(len(self.delays) + 1):
-            with self._stats_lock:
-                self.stats["requests"] += 1
-            try:
-                status, raw = self._http(method, path, body)
-            except (OSError, http.client.HTTPException) as err:  # refused, reset, timed out, cut short
-                last_error = _describe(err, self.timeout_s)
-            else:
-                if status == 200:
-                    try:
-                        answer = json.loads(raw)
-                        return parse(answer) if parse is not None else answer
-                    except (ValueError, TypeError, KeyError) as err:  # not JSON, MalformedResponseError
-                        last_error = f"malformed response: {err}"
-                elif status in RETRYABLE_STATUS:
-                    last_error = f"HTTP {status}: {_reason(raw)}"
-                else:
-                    raise TeacherRequestError(
-                        f"the teacher server refused {method} {self.url}{path} (HTTP {status}): {_reason(raw)}",
-                        status,
-                    )
-            with self._stats_lock:
-                self.stats["failed_attempts"] += 1
-            if attempt < len(self.delays):
-                logger.warning(
-                    "teacher %s%s: %s; retry %d/%d in %.1f s",
-                    self.url,
-                    path,
-                    last_error,
-                    attempt + 1,
-                    len(self.delays),
-                    self.delays[attempt],
-                )
-                if cancel.wait(self.delays[attempt]):
-                    break
-        raise TeacherUnavailableError(
-            f"the teacher server at {self.url} gave no valid answer to {method} {path} after "
-            f"{attempt + 1} attempt(s) over {time.monotonic() - start:.1f} s; last error: {last_error}. "
-            "Is it running (`rlad serve-teacher MODEL --port N`)? Retries and timeouts are set by "
-            "max_retries / backoff_s / timeout_s (config: teacher_max_retries, teacher_timeout_s)."
-        )
 
     def close(self) -> None:
         """Stop the request threads (idle ones exit at once)."""
