@@ -307,6 +307,12 @@ def main(argv: list[str] | None = None) -> int:
         "the cost run, and logic may take its rates) (default: the mode's families)",
     )
     parser.add_argument(
+        "--lr-grid",
+        default=None,
+        help="comma-separated learning rates searched for every method (default: the mode's grid); "
+        "finished search runs at rates already tried are reused",
+    )
+    parser.add_argument(
         "--ablations",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -323,6 +329,14 @@ def main(argv: list[str] | None = None) -> int:
             mode = dataclasses.replace(mode, logic=False, logic_seeds=0, logic_search=False)
     if not args.ablations:
         mode = dataclasses.replace(mode, ablations=())
+    if args.lr_grid is not None:
+        try:
+            grid = tuple(sorted({float(x) for x in args.lr_grid.split(",") if x.strip()}))
+        except ValueError:
+            grid = ()
+        if not grid or min(grid) <= 0:
+            parser.error(f"--lr-grid must be positive numbers separated by commas, got {args.lr_grid!r}")
+        mode = dataclasses.replace(mode, lr_grid=grid)
     if args.logic_search is not None:
         mode = dataclasses.replace(mode, logic_search=args.logic_search)
     if args.seeds is not None:

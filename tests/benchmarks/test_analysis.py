@@ -259,7 +259,7 @@ def _runs(table):
 
 
 def test_verdicts_are_printed_only_for_a_family_with_power():
-    from benchmarks.report import power_section
+    from benchmarks.report_power import power_section
 
     refs = {"student_before": {"eval": _summary(0.30, 0.6, 0.05)}}
     flat = _runs({"grpo": [(0.30, 0.6, 0.05), (0.32, 0.6, 0.05)], "rlad": [(0.5, 0.9, 0.3)] * 2})
@@ -298,6 +298,12 @@ def test_math_only_flags_leave_out_logic_and_ablations(tmp_path, monkeypatch):
     for bad in ("logic", "math,code"):
         with pytest.raises(SystemExit):
             run.main(["--out", str(tmp_path), "--families", bad])
+    assert run.main(["--out", str(tmp_path), "--lr-grid", "1e-3, 3e-5,1e-3"]) == 0
+    assert seen[-1].lr_grid == (3e-5, 1e-3)  # sorted, duplicates dropped; the rest of the mode unchanged
+    assert dataclasses.replace(seen[-1], lr_grid=FULL.lr_grid) == FULL
+    for bad in ("", "abc", "1e-4,-1"):
+        with pytest.raises(SystemExit):
+            run.main(["--out", str(tmp_path), "--lr-grid", bad])
 
 
 def test_clamp_off_really_turns_the_clamp_off_and_the_logic_build_takes_steps(tmp_path):
