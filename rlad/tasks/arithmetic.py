@@ -28,7 +28,7 @@ from typing import Any
 
 import datasets
 
-from rlad.tasks.base import Score, Task, TaskDataError, make_prompt
+from rlad.tasks.base import Score, Task, TaskDataError, check_generated_load, make_prompt
 from rlad.tasks.loading import split_of, to_dataset
 
 SPLITS = ("train", "test", "ood")
@@ -137,10 +137,7 @@ class ArithmeticTask(Task):
         seed: int = 0,
         **kwargs: Any,
     ) -> datasets.Dataset:
-        if source is not None or kwargs:
-            raise TaskDataError("arithmetic generates its problems: pass no source and no extra options")
-        if split not in SPLITS:
-            raise TaskDataError(f"unknown split {split!r} for arithmetic; valid: {', '.join(SPLITS)}")
+        check_generated_load("arithmetic", source, split, kwargs, SPLITS)
         levels = self._levels(split)  # (subset, operand count, digits range for "some number")
         count = limit if limit is not None else (2000 if split == "train" else 200) * len(levels)
         per_level = [count // len(levels) + (i < count % len(levels)) for i in range(len(levels))]

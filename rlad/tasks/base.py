@@ -51,6 +51,21 @@ def make_prompt(text: str, style: str) -> str | list[dict[str, str]]:
     raise TaskDataError(f"unknown prompt_style {style!r}; valid: {', '.join(PROMPT_STYLES)}")
 
 
+def check_generated_load(task: str, source: Any, split: str, extra: Mapping[str, Any], splits: Sequence[str]):
+    """The arguments a generated task's ``load`` accepts: no data source, no extra options, a known split.
+
+    >>> check_generated_load("sums", None, "test", {}, ("train", "test"))
+    >>> check_generated_load("sums", "x.jsonl", "test", {}, ("train", "test"))
+    Traceback (most recent call last):
+    ...
+    rlad.tasks.base.TaskDataError: sums generates its problems: pass no source and no extra options
+    """
+    if source is not None or extra:
+        raise TaskDataError(f"{task} generates its problems: pass no source and no extra options")
+    if split not in splits:
+        raise TaskDataError(f"unknown split {split!r} for {task}; valid: {', '.join(splits)}")
+
+
 def completion_text(completion: Completion | Mapping[str, Any]) -> str:
     """The text of a completion: a plain string, or the assistant turns of a conversational completion.
 

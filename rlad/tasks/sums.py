@@ -26,7 +26,7 @@ from typing import Any
 
 import datasets
 
-from rlad.tasks.base import Score, Task, TaskDataError, make_prompt
+from rlad.tasks.base import Score, Task, TaskDataError, check_generated_load, make_prompt
 from rlad.tasks.loading import split_of, to_dataset
 
 SPLITS = ("train", "test")
@@ -138,10 +138,7 @@ class SumsTask(Task):
         seed: int = 0,
         **kwargs: Any,
     ) -> datasets.Dataset:
-        if source is not None or kwargs:
-            raise TaskDataError("sums generates its problems: pass no source and no extra options")
-        if split not in SPLITS:
-            raise TaskDataError(f"unknown split {split!r} for sums; valid: {', '.join(SPLITS)}")
+        check_generated_load("sums", source, split, kwargs, SPLITS)
         pools = {s: self._problems(s, split, seed) for s in self.subsets}
         if limit is None:
             chosen = [p for pool in pools.values() for p in pool]

@@ -24,7 +24,7 @@ from typing import Any
 
 import datasets
 
-from rlad.tasks.base import TaskDataError, make_prompt
+from rlad.tasks.base import TaskDataError, check_generated_load, make_prompt
 from rlad.tasks.code.task import CodeTask
 from rlad.tasks.loading import split_of, to_dataset
 
@@ -144,10 +144,7 @@ class CodeSyntheticTask(CodeTask):
         seed: int = 0,
         **kwargs: Any,
     ) -> datasets.Dataset:
-        if source is not None or kwargs:
-            raise TaskDataError("code_synthetic generates its problems: pass no source and no extra options")
-        if split not in SPLITS:
-            raise TaskDataError(f"unknown split {split!r} for code_synthetic; valid: {', '.join(SPLITS)}")
+        check_generated_load("code_synthetic", source, split, kwargs, SPLITS)
         count = limit if limit is not None else (1000 if split == "train" else 100) * len(self.n_ops)
         per_level = [count // len(self.n_ops) + (i < count % len(self.n_ops)) for i in range(len(self.n_ops))]
         rows: list[dict[str, Any]] = []
