@@ -9,6 +9,7 @@ Append-only logs (``metrics.jsonl``) are not written this way: a torn last line 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -55,14 +56,19 @@ def write_json_atomic(path: str | os.PathLike, data: Any, indent: int | None = 1
 
 
 def check_writable_dir(path: str | os.PathLike, what: str = "output folder") -> Path:
-    """Create ``path`` if needed and prove a file can be written there, before any long work.
+    """Prove a file can be written in ``path`` before any long work, leaving nothing behind.
 
-    Raises ``PermissionError``/``NotADirectoryError``/``OSError`` with a one-line message naming the
-    folder, so a command fails in a second rather than after hours of training or evaluation.
+    The folders that must be created for the probe are removed again afterwards (deepest first, only
+    those this call created and only while still empty), so a command that fails on a later check
+    leaves no empty ``eval_results/...`` or ``compare/...`` behind; the writers create ``path`` when
+    they first write there (``write_*_atomic``, the Trainer). Raises ``PermissionError``/
+    ``NotADirectoryError``/``OSError`` with a one-line message naming the folder, so a command fails in
+    a second rather than after hours of training or evaluation.
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise NotADirectoryError(f"{what} {str(path)!r} is a file, not a folder")
+    created = _missing_folders(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".rlad-write-check.", dir=path)
@@ -71,7 +77,26 @@ def check_writable_dir(path: str | os.PathLike, what: str = "output folder") -> 
     except OSError as err:
         reason = err.strerror or type(err).__name__
         raise OSError(f"{what} {str(path)!r} is not writable: {reason}") from err
+    finally:
+        _remove_empty(created)
     return path
+
+
+def _missing_folders(path: Path) -> list[Path]:
+    """``path`` and its ancestors that do not exist yet, deepest first (what ``mkdir -p`` would create)."""
+    missing = []
+    while not os.path.lexists(path) and path.parent != path:
+        missing.append(path)
+        path = path.parent
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove each folder in order if it exists and is empty (``rmdir`` refuses any other)."""
+    for folder in folders:
+        # OSError: never created (mkdir failed above it), or not empty (someone wrote there meanwhile)
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def check_model_folder(spec: str, what: str = "model") -> None:

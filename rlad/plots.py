@@ -63,8 +63,11 @@ def plot_validation_curves(
     path: str | os.PathLike,
     k: int,
     references: Mapping[str, float] | None = None,
+    ylabel: str | None = None,
+    title: str = "Validation accuracy during training",
 ) -> Path | None:
-    """Validation Mean@k vs step per method (``curves``: method -> one curve per seed)."""
+    """Validation Mean@k vs step per method (``curves``: method -> one curve per seed); ``ylabel`` and
+    ``title`` name another per-step quantity (e.g. the training reward)."""
     curves = {m: runs for m, runs in curves.items() if any(runs)}
     if not curves:
         return None
@@ -89,8 +92,8 @@ def plot_validation_curves(
         )
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("training step")
-    ax.set_ylabel(f"validation Mean@{k}")
-    ax.set_title("Validation accuracy during training")
+    ax.set_ylabel(ylabel or f"validation Mean@{k}")
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return _save(fig, path)

@@ -44,6 +44,14 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
         metavar="K",
         help="sft: teacher samples per prompt (default: 4)",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="trainings at once, each a single-threaded process (default: 1, in this process); "
+        "2 suits a 2-core machine",
+    )
     allow_trailing_overrides(p)
 
 
@@ -52,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.seeds < 1:
         raise UserError(f"--seeds must be >= 1, got {args.seeds}")
+    if args.workers < 1:
+        raise UserError(f"--workers must be >= 1, got {args.workers}")
     if args.samples_per_prompt < 1:
         raise UserError(f"--samples-per-prompt must be >= 1, got {args.samples_per_prompt}")
     out = Path(args.out) if args.out else Path("compare") / Path(args.recipe).stem
@@ -73,7 +83,9 @@ def run(args: argparse.Namespace) -> int:
     except (CompareError, OSError) as err:
         raise UserError(str(err)) from err
     try:
-        result = run_compare(recipe, methods, args.seeds, out, samples_per_prompt=args.samples_per_prompt)
+        result = run_compare(
+            recipe, methods, args.seeds, out, samples_per_prompt=args.samples_per_prompt, workers=args.workers
+        )
     except (
         CompareError,
         RecipeError,

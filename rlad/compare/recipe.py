@@ -102,32 +102,26 @@ def run_compare(
     out_dir: str | os.PathLike,
     samples_per_prompt: int = 4,
     log: Callable[[str], None] = tqdm.write,
+    workers: int = 1,
 ) -> CompareResult:
-    """Train every (method, seed), evaluate, aggregate, and write ``results.md``/``.json`` and plots."""
-    from rlad.run.sft_distill import NoAcceptedSamplesError
+    """Train every (method, seed), evaluate, aggregate, and write ``results.md``/``.json`` and plots.
 
+    ``workers`` > 1 runs that many trainings at once, each in its own single-threaded process
+    (:mod:`rlad.compare.pool`); 1 runs them one after another in this process.
+    """
+    if workers < 1:
+        raise CompareError(f"--workers must be >= 1, got {workers}")
     out = Path(out_dir)
     check_runnable(recipe, methods)
     plan = plan_runs(recipe, methods, seeds, out, samples_per_prompt)
+    for spec in plan:
+        finished(spec, refuse_other=True)  # a folder holding another comparison's run: refuse up front
     log(f"evaluating the references in {out / 'reference'}")
     evaluation = eval_settings(recipe)
     references = {
         s.name: run_one(s)["eval"] for s in reference_runs(recipe, out / "reference", evaluation=evaluation)
     }
-
-    runs, failures = [], []
-    for spec in tqdm(plan, desc="compare", unit="run"):
-        if finished(spec, refuse_other=True):
-            log(f"{spec.name}: done, skipped")
-        else:
-            log(f"{spec.name}: training (seed {spec.seed}) in {spec.output_dir}")
-        try:
-            runs.append(run_one(spec, refuse_other=True, progress_desc=spec.name))
-        except NoAcceptedSamplesError as err:
-            log(f"{spec.name}: failed: {err}")
-            failures.append(
-                {"method": spec.method, "index": spec.tags["index"], "seed": spec.seed, "error": str(err)}
-            )
+    runs, failures = _in_pool(plan, workers, log) if workers > 1 else _in_process(plan, log)
 
     results: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
     for done in runs:
@@ -160,6 +154,49 @@ def run_compare(
         results_json,
         _plots(out, runs, rows, references, k),
     )
+
+
+def _failure(spec: RunSpec, error: str) -> dict[str, Any]:
+    return {"method": spec.method, "index": spec.tags["index"], "seed": spec.seed, "error": error}
+
+
+def _in_process(plan: Sequence[RunSpec], log: Callable[[str], None]) -> tuple[list[dict], list[dict]]:
+    """Each run in this process, one after another: (finished runs, failures)."""
+    from rlad.run.sft_distill import NoAcceptedSamplesError
+
+    runs, failures = [], []
+    for spec in tqdm(plan, desc="compare", unit="run"):
+        if finished(spec, refuse_other=True):
+            log(f"{spec.name}: done, skipped")
+        else:
+            log(f"{spec.name}: training (seed {spec.seed}) in {spec.output_dir}")
+        try:
+            runs.append(run_one(spec, refuse_other=True, progress_desc=spec.name))
+        except NoAcceptedSamplesError as err:
+            log(f"{spec.name}: failed: {err}")
+            failures.append(_failure(spec, str(err)))
+    return runs, failures
+
+
+def _in_pool(
+    plan: Sequence[RunSpec], workers: int, log: Callable[[str], None]
+) -> tuple[list[dict], list[dict]]:
+    """``workers`` runs at a time, each in its own process (log in ``<run>/log.txt``)."""
+    from rlad.compare.pool import run_jobs, spec_job
+
+    log(f"{len(plan)} runs, {workers} at a time; each run's log is <run folder>/log.txt")
+    # Seed-major start order: every method gets its first seed early (an interrupted comparison still
+    # has all methods) and runs running side by side are of different methods.
+    plan = sorted(plan, key=lambda spec: spec.tags["index"])
+    outcomes = run_jobs([spec_job(spec) for spec in plan], workers, log)
+    runs, failures = [], []
+    for spec, outcome in zip(plan, outcomes, strict=True):
+        done = finished(spec, refuse_other=True) if outcome["ok"] else None
+        if done is None:
+            failures.append(_failure(spec, outcome.get("error") or "no done.json"))
+        else:
+            runs.append({**done, "reused": bool(outcome.get("reused"))})
+    return runs, failures
 
 
 def _plots(out: Path, runs: list[dict], rows: list[ResultRow], references: dict, k: int) -> list[Path]:

@@ -8,7 +8,9 @@ The data flow, one stage per function::
                       --TRL SFTTrainer---> fine-tune the student on (prompt, completion) pairs
 
 The teacher samples with the recipe's rollout settings (``temperature``, ``top_p``,
-``max_completion_length``, ``seed``), so it sees the prompts the RL student sees. The verifier is
+``max_completion_length``, ``seed``) on as many training prompts as an RL run of the same budget draws
+(:func:`rl_prompt_budget`; a seeded draw, the whole split when it is smaller), so both see as many
+problems. The verifier is
 ``task.score_batch``: the same check that is the RL reward, so "correct" means one thing everywhere.
 
 SFT minimises the completion-only negative log-likelihood (TRL's prompt/completion format with
@@ -31,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,10 +180,35 @@ def sft_config_from(recipe_config: Mapping[str, Any], args: Any) -> Any:
     )
 
 
+def rl_prompt_budget(
+    max_steps: int, batch_per_device: int, accumulation: int, num_generations: int, world_size: int = 1
+) -> int | None:
+    """How many prompts an RL run of this budget draws: completions per optimiser step over completions
+    per prompt, times the steps; None when training is not bounded in steps (``max_steps`` <= 0).
+
+    SFT samples the teacher on that many training prompts (a seeded draw), so both see as many problems;
+    sampling the whole train split instead costs hours on a CPU for a real model (8,000 sums prompts).
+
+    >>> rl_prompt_budget(32, 16, 1, 4), rl_prompt_budget(200, 128, 1, 8), rl_prompt_budget(-1, 16, 1, 4)
+    (128, 3200, None)
+    """
+    if max_steps <= 0:
+        return None
+    return math.ceil(max_steps * batch_per_device * accumulation * world_size / num_generations)
+
+
 def _sampled_pairs(
     recipe: Recipe, args: Any, task: Any, train: Any, samples_per_prompt: int, output_dir: Path
 ) -> tuple[list[dict[str, Any]], AcceptanceStats]:
     """Teacher samples -> accepted pairs, written to ``sft_data.jsonl`` and ``sft_acceptance.json``."""
+    budget = rl_prompt_budget(
+        args.max_steps,
+        args.per_device_train_batch_size,
+        args.gradient_accumulation_steps,
+        args.num_generations,
+    )
+    if budget is not None and budget < len(train):
+        train = train.shuffle(seed=args.seed).select(range(budget))
     rows = [dict(row) for row in train]
     completions = sample_teacher(
         args.teacher_model,

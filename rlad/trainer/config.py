@@ -36,6 +36,40 @@ def _from(param: HyperParam) -> Any:
     return field(default=param.default, metadata=_help(param.help))
 
 
+def accelerator_available() -> bool:
+    """Whether torch has a device to train on besides the CPU: CUDA/ROCm, Intel XPU, Apple MPS, or one
+    transformers itself counts as bf16-capable (XLA, HPU, NPU ...)."""
+    from transformers.utils import is_torch_bf16_gpu_available, is_torch_xla_available
+
+    xpu, mps = getattr(torch, "xpu", None), getattr(torch.backends, "mps", None)
+    return (
+        torch.cuda.is_available()
+        or bool(xpu is not None and xpu.is_available())
+        or bool(mps is not None and mps.is_available())
+        or is_torch_bf16_gpu_available()
+        or is_torch_xla_available()
+    )
+
+
+def bf16_needs_use_cpu(bf16: bool, use_cpu: bool, accelerator: bool) -> bool:
+    """``bf16`` asked for with no accelerator: transformers then demands ``use_cpu`` ("Your setup doesn't
+    support bf16/gpu"), and with it accelerate runs bf16 autocast on the CPU. Only bf16: transformers
+    refuses no fp16 config this way. A machine with an accelerator is left alone."""
+    return bf16 and not use_cpu and not accelerator
+
+
+def resolve_checkpointing_alias(config: Any) -> None:
+    """Carry ``gradient_checkpointing(_kwargs)`` over to ``activation_checkpointing(_kwargs)`` where
+    transformers has the new names (5.x) and they are unset: TRL sets the old name by default, so
+    transformers would warn "deprecated" on every run although the user set nothing. Same effect."""
+    for old, new in (
+        ("gradient_checkpointing", "activation_checkpointing"),
+        ("gradient_checkpointing_kwargs", "activation_checkpointing_kwargs"),
+    ):
+        if hasattr(config, new) and getattr(config, new) is None and getattr(config, old, None) is not None:
+            setattr(config, new, getattr(config, old))
+
+
 @dataclass
 class RLADConfig(GRPOConfig):
     # The teacher.
@@ -159,6 +193,10 @@ class RLADConfig(GRPOConfig):
             # Under torchrun on CPU, accelerate only sets up multi-process (gloo) training with use_cpu;
             # without it each rank believes it is alone and TRL's cross-rank gathers silently do nothing.
             self.use_cpu = True
+        if bf16_needs_use_cpu(bool(self.bf16 or self.bf16_full_eval), self.use_cpu, accelerator_available()):
+            # transformers refuses bf16 without a GPU unless use_cpu; with it, bf16 autocast runs on the CPU
+            self.use_cpu = True
+        resolve_checkpointing_alias(self)
         errors = checks.range_errors(self)  # before TRL's own checks, which divide by num_generations
         if errors:
             raise ValueError("invalid RLADConfig: " + "; ".join(errors))

@@ -170,3 +170,26 @@ def test_compare_end_to_end(rlad_cli, recipe_file, tmp_path, monkeypatch):
 
     code, _, err = rlad_cli(*args[:-1], "max_steps=3")  # a different recipe in the same folder
     assert code == 2 and "holds a finished run of a different recipe" in err
+
+
+def test_compare_with_workers_runs_each_training_in_its_own_process(rlad_cli, recipe_file, tmp_path):
+    """--workers 2: two grpo seeds at once, each a subprocess with its own log; the table has both."""
+    out = tmp_path / "pool"
+    args = ("compare", recipe_file(), "--methods", "grpo", "--seeds", 2, "--out", out, "--workers", 2)
+    code, stdout, err = rlad_cli(*args, "max_steps=2")
+    assert code == 0, err
+    for i in (0, 1):
+        run = out / "grpo" / f"seed{i}"
+        done = json.loads((run / "done.json").read_text())
+        assert done["seed"] == i and Path(done["final_model"]).is_dir()
+        assert f"grpo seed{i}: 100%" in (run / "log.txt").read_text()  # the subprocess's progress bar
+    results = json.loads((out / "results.json").read_text())
+    assert [r["mean_at_k"]["n"] for r in results["rows"] if r["method"] == "grpo"][-1] == 2
+    assert results["failures"] == []
+    code, stdout, err = rlad_cli(*args, "max_steps=2")
+    assert code == 0 and "done before, reused" in stdout + err
+
+    code, _, err = rlad_cli(*args, "max_steps=3")  # another recipe in those folders: refused before any work
+    assert code == 2 and "holds a finished run of a different recipe" in err
+    code, _, err = rlad_cli(*args[:-1], 0, "max_steps=2")
+    assert code == 2 and "--workers must be >= 1, got 0" in err

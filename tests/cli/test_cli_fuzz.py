@@ -180,11 +180,25 @@ def test_there_are_enough_cases():
     assert {"train", "eval", "sft-distill", "compare", "demo", "serve-teacher"} <= commands
 
 
+def _tree(root: Path) -> list[str]:
+    """Every file and folder under ``root``, relative, sorted."""
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
 @pytest.mark.parametrize(("argv", "message"), CASES, ids=[" ".join(a) or "(none)" for a, _ in CASES])
-def test_bad_invocation_is_one_line_exit_2(argv, message, places, capsys):
+def test_bad_invocation_is_one_line_exit_2(argv, message, places, capsys, tmp_path_factory, monkeypatch):
+    """...and leaves nothing behind: not in the current folder (where ``rlad eval``/``compare`` put
+    their default ``--out``), not next to the recipe (its ``output_dir``, a ``--out`` under ``{tmp}``)."""
+    cwd = tmp_path_factory.mktemp("cwd")
+    monkeypatch.chdir(cwd)
+    before = _tree(Path(places["tmp"]))
     filled = [a.format(**places) for a in argv]
     code, out, err = _run_in_process(filled, capsys)
     assert_one_line_error(code, out, err, message.format(**places))
+    assert _tree(cwd) == []
+    # the remote-teacher case fails inside the Trainer, whose __init__ has made the recipe's output_dir
+    made_by_trainer = ["run"] if "teacher_backend=remote" in argv else []
+    assert _tree(Path(places["tmp"])) == sorted(before + made_by_trainer)
 
 
 def test_nothing_is_written_by_a_refused_demo(places, capsys, tmp_path):

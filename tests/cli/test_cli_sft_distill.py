@@ -55,10 +55,10 @@ def test_no_accepted_samples_is_a_clear_error(rlad_cli, recipe_file, tmp_path):
     assert (
         err.strip()
         .splitlines()[-1]
-        .startswith("rlad sft-distill: error: no accepted samples: none of the 16")
-    )
+        .startswith("rlad sft-distill: error: no accepted samples: none of the 12")
+    )  # 6 prompts (the RL budget: 3 steps x 8 completions / 4 per prompt) x 2 samples
     record = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[0])
-    assert record["sft/teacher_samples"] == 16 and record["sft/accepted"] == 0
+    assert record["sft/teacher_samples"] == 12 and record["sft/accepted"] == 0
 
 
 def test_sft_distill_trains_on_accepted_samples(rlad_cli, recipe_file, tmp_path, monkeypatch):
@@ -78,14 +78,15 @@ def test_sft_distill_trains_on_accepted_samples(rlad_cli, recipe_file, tmp_path,
     monkeypatch.setattr(sft, "sample_teacher", fake_teacher)
     code, out, err = rlad_cli("sft-distill", recipe_file(), "--samples-per-prompt", 3, "temperature=0.7")
     assert code == 0, err
-    assert "16/48 teacher samples accepted (33.3%), 16 distinct kept, 16/16 prompts solved" in out
+    # 6 prompts of the 16: the RL budget (3 steps x 8 completions / 4 per prompt)
+    assert "6/18 teacher samples accepted (33.3%), 6 distinct kept, 6/6 prompts solved" in out
     assert calls["n"] == 3 and calls["temperature"] == 0.7 and calls["max_new_tokens"] == 24
     run = tmp_path / "run"
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    assert records[0]["sft/accepted"] == 16
+    assert records[0]["sft/accepted"] == 6
     assert max(r["step"] for r in records if "loss" in r) == 3
     assert [r["step"] for r in records if "eval/mean_at_k" in r] == [2, 3]
-    assert len((run / "sft_data.jsonl").read_text().splitlines()) == 16
+    assert len((run / "sft_data.jsonl").read_text().splitlines()) == 6
     AutoModelForCausalLM.from_pretrained(run / "final")
 
 
@@ -113,7 +114,31 @@ def test_sft_distill_refuses_a_used_folder_and_resumes_without_resampling(
     monkeypatch.setattr(sft, "sample_teacher", no_teacher)
     code, out, err = rlad_cli("sft-distill", path, "--samples-per-prompt", 2, "max_steps=4", "--resume")
     assert code == 0, err
-    assert "16/32 teacher samples accepted" not in out and "32/32 teacher samples accepted" in out
+    assert "12/12 teacher samples accepted" in out  # the saved samples of the first run (6 prompts x 2)
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if "sft/accepted" in r] == [0]
     assert [r["step"] for r in records if "loss" in r] == [1, 2, 3, 4]  # step 3 once, from the resumed run
+
+
+def test_sft_samples_the_teacher_on_as_many_prompts_as_the_rl_budget_draws(
+    rlad_cli, recipe_file, monkeypatch
+):
+    """max_steps x completions per step / completions per prompt: 2 x 8 / 4 = 4 prompts of the 16."""
+    seen = []
+
+    def solving_teacher(teacher, prompts, n, **sampling):
+        seen.append(list(prompts))
+        return [[scratchpad(*_operands(p))[0]] * n for p in prompts]
+
+    monkeypatch.setattr(sft, "sample_teacher", solving_teacher)
+    args = ("max_steps=2", "per_device_train_batch_size=8", "num_generations=4", "overwrite_output_dir=true")
+    code, out, err = rlad_cli("sft-distill", recipe_file(), "--samples-per-prompt", 2, *args)
+    assert code == 0, err
+    assert len(seen[0]) == len(set(seen[0])) == 4 and "4/4 prompts solved" in out
+    assert sft.rl_prompt_budget(2, 8, 1, 4) == 4 and sft.rl_prompt_budget(0, 8, 1, 4) is None
+    assert sft.rl_prompt_budget(3, 6, 2, 4, world_size=2) == 18  # ceil(3 * 6 * 2 * 2 / 4)
+
+
+def _operands(prompt):
+    numbers = [int(x) for x in prompt.rstrip("=").replace("-", "+").split("+")]
+    return numbers, [c for c in prompt if c in "+-"]

@@ -140,13 +140,66 @@ def _umask() -> int:
 
 
 def test_check_writable_dir(tmp_path):
-    assert check_writable_dir(tmp_path / "a" / "b").is_dir()
     (tmp_path / "file").write_text("x")
     with pytest.raises(NotADirectoryError, match="is a file, not a folder"):
         check_writable_dir(tmp_path / "file", "--out")
-    with pytest.raises(OSError, match="--out '.*file/sub' is not writable"):
+    with pytest.raises(OSError, match="--out '.*file/sub' is not writable: Not a directory$"):
         check_writable_dir(tmp_path / "file" / "sub", "--out")
-    assert list((tmp_path / "a" / "b").iterdir()) == []  # the probe file is gone
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_a_new_nested_folder_is_proven_writable_and_not_left_behind(tmp_path):
+    target = tmp_path / "a" / "b" / "c"
+    assert check_writable_dir(target) == target
+    assert list(tmp_path.iterdir()) == []  # a/b/c, a/b and a all removed again, the probe file too
+
+
+def test_an_existing_folder_is_kept_with_its_files(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("x")
+    (tmp_path / "empty").mkdir()
+    check_writable_dir(tmp_path / "out")
+    check_writable_dir(tmp_path / "empty")
+    check_writable_dir(tmp_path / "out" / "new")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["keep.txt"]
+    assert list((tmp_path / "empty").iterdir()) == []  # existed before: kept though empty
+
+
+def _refuse_mkdir_under(monkeypatch, parent) -> None:
+    """What the kernel does in a read-only folder for an ordinary user; root ignores the mode bits,
+    so the refusal is also simulated (these tests run as root in CI)."""
+    real_mkdir = os.mkdir
+
+    def mkdir(path, mode=0o777, **kwargs):
+        if os.path.dirname(os.fspath(path)) == str(parent):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_mkdir(path, mode, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", mkdir)
+
+
+def test_an_unwritable_parent_is_one_line_naming_the_folder(tmp_path, monkeypatch):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    _refuse_mkdir_under(monkeypatch, locked)
+    try:
+        with pytest.raises(OSError) as caught:
+            check_writable_dir(locked / "run" / "x", "--out")
+    finally:
+        locked.chmod(0o700)
+    assert str(caught.value) == f"--out '{locked / 'run' / 'x'}' is not writable: Permission denied"
+    assert list(locked.iterdir()) == []
+
+
+def test_a_folder_created_before_a_failing_probe_is_removed(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("rlad.files.tempfile.mkstemp", refuse)
+    with pytest.raises(OSError, match=r"^output_dir '.*new/deeper' is not writable: Permission denied$"):
+        check_writable_dir(tmp_path / "new" / "deeper", "output_dir")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_model_folder_without_config_points_at_the_run_final(tmp_path):
