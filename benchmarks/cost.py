@@ -87,13 +87,33 @@ def time_method(spec: RunSpec, method: str, steps: int, out_dir: Path) -> dict[s
     finally:
         for attr, fn in originals.items():
             setattr(RLADTrainer, attr, fn)
-    teacher = [r["timing/teacher_scoring_s"] for r in result.log_history if "timing/teacher_scoring_s" in r]
-    per_step = {name: values[1:] for name, values in sink.items()}
-    per_step["teacher_scoring_s"] = teacher[1:] if teacher else [0.0] * len(per_step["step_s"])
-    means = {name: statistics.fmean(values) for name, values in per_step.items() if values}
+    teacher = [
+        (r["step"], r["timing/teacher_scoring_s"])
+        for r in result.log_history
+        if "timing/teacher_scoring_s" in r
+    ]
+    return per_step_means(sink, teacher)
+
+
+def per_step_means(sink: dict[str, list[float]], teacher: list[tuple[int, float]]) -> dict[str, float]:
+    """Seconds per optimiser step of each timed part, step 1 (warm-up) left out.
+
+    A part that runs once per generation batch (``_generate``, the teacher scoring) with
+    ``steps_per_generation`` > 1 has fewer calls than there are steps, so every part is its total over
+    the timed steps divided by their number: per-step shares that add up to ``step_s``. ``teacher``
+    holds ``(step, seconds)`` from the log.
+
+    >>> sink = {"step_s": [9, 5, 5, 5, 9], "generation_s": [6, 8], "prepare_s": [7, 10], "loss_forward_s": [1] * 5}
+    >>> m = per_step_means(sink, [(1, 0.5), (5, 1.0)])  # generation at steps 1 and 5 of 5
+    >>> [m[k] for k in ("step_s", "generation_s", "teacher_scoring_s", "prepare_other_s", "backward_optim_s")]
+    [6.0, 2.0, 0.25, 0.25, 2.5]
+    """
+    steps = len(sink["step_s"]) - 1
+    means = {name: sum(values[1:]) / steps for name, values in sink.items()}
+    means["teacher_scoring_s"] = sum(seconds for step, seconds in teacher if step > 1) / steps
     means["prepare_other_s"] = means["prepare_s"] - means["generation_s"] - means["teacher_scoring_s"]
     means["backward_optim_s"] = means["step_s"] - means["prepare_s"] - means["loss_forward_s"]
-    means["steps_timed"] = len(per_step["step_s"])
+    means["steps_timed"] = steps
     return means
 
 

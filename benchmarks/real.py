@@ -201,6 +201,7 @@ def report(out: Path, result: Any, mechanism: dict[str, Any], cost: dict[str, An
             "",
             *cost_table(cost),
             "",
+            *([f"Note: {cost['converted']}.", ""] if cost.get("converted") else []),
         ]
     path = write_text_atomic(out / "report.md", "\n".join(lines) + "\n")
     write_json_atomic(

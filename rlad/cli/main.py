@@ -35,7 +35,7 @@ SUMMARIES = {
     "eval": "evaluate a model on a task (Mean@k, Pass@k, per subset)",
     "sft-distill": "offline distillation baseline: rejection-sampled teacher outputs, then SFT",
     "compare": "compare methods (grpo, kdrl, rlad, opd, sft) across seeds on one recipe",
-    "demo": "GRPO vs RLAD on a tiny teacher/student pair, on this CPU, in minutes",
+    "demo": "GRPO vs RLAD on a tiny teacher/student pair, on this CPU, in minutes (--real: the shipped 135M pair)",
     "serve-teacher": "serve a teacher's token log-probs over HTTP (for teacher_backend=remote)",
     "reward-audit": "run a task's verifier over a JSONL file of completions: rewards, unparsed cases",
     "diagnose": "what TRRD will do for a student/teacher/task triple (log-ratios, veto share), before training",

@@ -24,7 +24,7 @@ TASK = "sums"
 LEARNING_RATE = 5e-4
 STEPS = 32
 EVAL_EVERY = 0
-MINUTES = 40  # `rlad demo --real` on a 2-core CPU: see docs/real_models.md
+MINUTES = 20  # `rlad demo --real` on a 2-core CPU: 18 min measured 2026-11-30 (docs/real_models.md)
 
 PROMPTS_PER_STEP = 4
 NUM_GENERATIONS = 4

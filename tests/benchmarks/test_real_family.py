@@ -66,3 +66,12 @@ def test_mechanism_and_cost_tables_show_the_measured_numbers():
     assert lines[2] == "| grpo | 20.0 | 8.0 | 0.0 | 4.0 | 6.0 | 1.000 |"
     assert lines[3] == "| rlad | 23.0 | 8.0 | 2.5 | 4.0 | 6.5 | 1.150 |"
     json.dumps(cost)  # what report.json stores
+
+
+def test_cost_parts_are_per_step_shares_also_when_generation_runs_every_few_steps():
+    import doctest
+
+    import benchmarks.cost as cost
+
+    result = doctest.testmod(cost)
+    assert result.attempted > 0 and result.failed == 0
