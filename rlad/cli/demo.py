@@ -9,7 +9,7 @@ import argparse
 import math
 from pathlib import Path
 
-from rlad.cli.main import UserError
+from rlad.cli.main import RunStopped, UserError, one_line
 
 
 def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
@@ -93,5 +93,15 @@ def run(args: argparse.Namespace) -> int:
         settings.learning_rate = args.lr
     settings.seed = args.seed
     settings.verbose = args.verbose
-    run_demo(settings)
+    from rlad.demo.run import DemoTrainingFailed
+    from rlad.run.models import ModelLoadError
+    from rlad.teacher import TeacherLoadError, TokenizerMismatchError
+
+    try:
+        run_demo(settings)
+    except (ModelLoadError, TeacherLoadError, TokenizerMismatchError) as err:
+        # e.g. --real without the real-model install: one line naming what to install
+        raise UserError(one_line(err)) from err
+    except DemoTrainingFailed as err:
+        raise RunStopped(str(err)) from err
     return 0

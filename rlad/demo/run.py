@@ -46,6 +46,10 @@ TOY_TEACHER = str(CHECKPOINTS / "teacher")
 TOY_MECHANISM = CHECKPOINTS / "build.json"  # its "mechanism": what rlad diagnose measured on the tiny pair
 
 
+class DemoTrainingFailed(RuntimeError):
+    """A training subprocess of the demo failed; the message holds its log's last lines."""
+
+
 @dataclass
 class DemoSettings:
     """One demo: the pair (models, task, sampling, LoRA), the budget and how it is evaluated.
@@ -237,7 +241,7 @@ def _train_in_subprocesses(runs: list[RunSpec], workers: int) -> dict[str, dict[
     results = run_jobs([spec_job(s) for s in runs], workers, print)
     failed = [r for r in results if not r["ok"]]
     if failed:
-        raise RuntimeError(f"rlad demo: training {failed[0]['name']} failed: {failed[0]['error']}")
+        raise DemoTrainingFailed(f"training {failed[0]['name']} failed: {failed[0]['error']}")
     return {s.method: finished(s, refuse_other=False) for s in runs}
 
 
