@@ -37,11 +37,12 @@ from rlad.files import write_json_atomic, write_text_atomic  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "recipes" / "real_sums_lora.yaml"
-METHODS = ("grpo", "kdrl", "rlad", "sft")
+METHODS = ("grpo", "rlad", "kdrl", "sft")  # pairs started side by side: grpo with rlad, kdrl with sft
 # The comparison's settings on top of the recipe, as `rlad compare` key=value overrides (the same strings,
 # so the CLI and this module fill one folder). The rate was chosen by a 13-step GRPO probe of 5e-4 vs
 # 1e-3 (train reward 0.19 -> 0.38 vs 0.19 -> 0.19), for every method alike.
 OVERRIDES = (
+    "task_options.subsets=d2",
     "max_steps=32",
     "eval_every=0",
     "learning_rate=5e-4",
@@ -51,7 +52,15 @@ OVERRIDES = (
     "use_cpu=true",
     "save_steps=16",
 )
-MECHANISM = {"n": 32, "k": 4, "max_new_tokens": 64, "temperature": 1.0, "split": "train", "seed": 0}
+MECHANISM = {
+    "task_options": {"subsets": "d2"},
+    "n": 32,
+    "k": 4,
+    "max_new_tokens": 64,
+    "temperature": 1.0,
+    "split": "train",
+    "seed": 0,
+}
 COST_STEPS = 8  # timed steps per method after one warm-up step: two generation batches of four steps
 HARDEST = "d2"  # two two-digit operands
 

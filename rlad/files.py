@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,18 @@ def check_writable_dir(path: str | os.PathLike, what: str = "output folder") -> 
     finally:
         _remove_empty(created)
     return path
+
+
+@contextlib.contextmanager
+def no_empty_folders_on_failure(path: str | os.PathLike) -> Iterator[None]:
+    """Within the block, a failure removes the folders up to ``path`` that did not exist before it and
+    are still empty (what a library's constructor made before it raised), then re-raises."""
+    created = _missing_folders(Path(path))
+    try:
+        yield
+    except BaseException:
+        _remove_empty(created)
+        raise
 
 
 def _missing_folders(path: Path) -> list[Path]:

@@ -132,7 +132,11 @@ def test_the_real_demo_plans_lora_students_on_sums_with_the_trainer_extras(tmp_p
     ]
     lora = {"r": 8, "lora_alpha": 16, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]}  # fmt: skip
     for spec in references + runs:
-        assert (spec.recipe.task, spec.recipe.task_options, spec.recipe.eval_limit) == ("sums", {}, 64)
+        assert (spec.recipe.task, spec.recipe.task_options, spec.recipe.eval_limit) == (
+            "sums",
+            {"subsets": "d2"},
+            64,
+        )
         assert (spec.recipe.lora, spec.recipe.eval_k, spec.ood_split, spec.ood_limit) == (lora, 4, None, None)
         assert spec.evaluation == EvalSettings(k=4, max_new_tokens=64)
     assert [(r.method, r.recipe.config["loss"], r.output_dir) for r in runs] == [
@@ -170,8 +174,9 @@ def test_the_real_demo_is_the_first_seed_of_the_real_family(tmp_path):
     for run in runs:
         theirs = train_run(family.load(), run.method, 0, tmp_path / run.method, run.method).recipe
         mine = run.recipe
-        assert (mine.model, mine.task, mine.lora, mine.eval_limit, mine.eval_k, mine.eval_every) == (
-            theirs.model, theirs.task, theirs.lora, theirs.eval_limit, theirs.eval_k, theirs.eval_every,
+        assert (mine.model, mine.task, mine.task_options, mine.lora, mine.eval_limit, mine.eval_k, mine.eval_every) == (
+            theirs.model, theirs.task, theirs.task_options, theirs.lora, theirs.eval_limit, theirs.eval_k,
+            theirs.eval_every,
         )  # fmt: skip
         keys = ("loss", "teacher_model", "max_steps", "learning_rate", "lr_scheduler_type", "num_generations",
                 "per_device_train_batch_size", "max_completion_length", "temperature", "steps_per_generation",

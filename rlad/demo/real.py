@@ -18,6 +18,7 @@ from rlad.real.teacher import ADAPTERS
 STUDENT = "smollm2-135m-sums-early"
 TEACHER = "smollm2-135m-sums"
 TASK = "sums"
+TASK_OPTIONS = {"subsets": "d2"}  # two two-digit operands: where the student starts mid-band and RL moves it
 
 # The real family's settings (benchmarks/real.py: OVERRIDES), so the demo is that comparison's first seed
 # of GRPO and RLAD. No evaluations during training: one costs about as much as 10 steps here.
@@ -60,7 +61,7 @@ def settings_fields() -> dict[str, Any]:
         "student": STUDENT,
         "teacher": TEACHER,
         "task": TASK,
-        "task_options": {},
+        "task_options": dict(TASK_OPTIONS),
         "max_new_tokens": MAX_NEW_TOKENS,
         "prompts_per_step": PROMPTS_PER_STEP,
         "num_generations": NUM_GENERATIONS,

@@ -113,7 +113,7 @@ def train_recipe(
     checkpoint. ``verbose`` keeps the Trainer's per-step metric printing; otherwise one progress bar
     (the metrics go to ``metrics.jsonl`` either way). Raises :class:`TeacherGoneError` after saving a
     checkpoint when a remote teacher disappears for good."""
-    from rlad.files import check_writable_dir
+    from rlad.files import check_writable_dir, no_empty_folders_on_failure
     from rlad.run.callbacks import quiet_libraries, quiet_progress
     from rlad.run.folder import latest_complete_checkpoint, prepare_fresh, rewind_metrics
     from rlad.teacher import TeacherUnavailableError
@@ -150,15 +150,16 @@ def train_recipe(
         recipe, task, evaluation, tokenizer, metrics_path, args.max_completion_length
     )
     callbacks[1:1] = extra_callbacks or []  # after the metrics writer, before the periodic evaluation
-    trainer = RLADTrainer(
-        model=student,
-        reward_funcs=task.reward_funcs(),
-        args=args,
-        train_dataset=train,
-        processing_class=tokenizer,
-        callbacks=callbacks,
-        peft_config=_lora_config(recipe.lora),
-    )
+    with no_empty_folders_on_failure(output_dir):  # the Trainer makes output_dir before a teacher can fail
+        trainer = RLADTrainer(
+            model=student,
+            reward_funcs=task.reward_funcs(),
+            args=args,
+            train_dataset=train,
+            processing_class=tokenizer,
+            callbacks=callbacks,
+            peft_config=_lora_config(recipe.lora),
+        )
     progress = None if verbose else quiet_progress(trainer, progress_desc)
     try:
         trainer.train(resume_from_checkpoint=str(checkpoint[1]) if checkpoint else None)

@@ -117,7 +117,7 @@ class RLADConfig(GRPOConfig):
         repr=False,
         metadata=_help(
             "remote: the key `rlad serve-teacher --api-key` expects (None: $RLAD_TEACHER_API_KEY, read "
-            "when the client is built, so that it is not saved with the run's arguments)."
+            "when the client is built). Never saved: training_args.bin holds None in its place."
         ),
     )
     teacher_batch_size: int | None = field(

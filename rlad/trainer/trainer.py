@@ -108,6 +108,15 @@ class RLADTrainer(GRPOTrainer):
         self._last_rewards_per_func: torch.Tensor | None = None
 
     # ----------------------------------------------------------------------------------- teacher set-up
+    def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
+        """Transformers pickles ``self.args`` into ``training_args.bin``: never with the teacher's API key
+        (the remote client already holds its own copy)."""
+        key, self.args.teacher_api_key = self.args.teacher_api_key, None
+        try:
+            super()._save(output_dir, state_dict)
+        finally:
+            self.args.teacher_api_key = key
+
     def _build_teacher(self, teacher: Any, teacher_tokenizer: Any) -> TeacherScorer | None:
         args = self.args
         if teacher is None and args.teacher_backend == "remote" and args.needs_teacher:

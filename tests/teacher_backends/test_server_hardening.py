@@ -275,6 +275,11 @@ def test_the_config_key_reaches_the_remote_client(keyed_server, char_tokenizer, 
     built = trainer(teacher_api_key="s3cret-key")
     assert isinstance(built.teacher, RemoteTeacher) and built.teacher.model == "teacher"
     assert "s3cret-key" not in repr(built.args)
+    built.save_model(str(tmp_path / "saved"))  # what a checkpoint writes, too
+    saved = torch.load(tmp_path / "saved" / "training_args.bin", weights_only=False)
+    assert saved.teacher_api_key is None and saved.teacher_url == keyed_server.url
+    assert b"s3cret-key" not in (tmp_path / "saved" / "training_args.bin").read_bytes()
+    assert built.args.teacher_api_key == "s3cret-key"  # restored for the rest of the run
     with pytest.raises(TeacherRequestError, match="HTTP 401"):
         trainer(teacher_max_retries=0)
 
