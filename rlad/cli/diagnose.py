@@ -63,10 +63,12 @@ def run(args: argparse.Namespace) -> int:
         options[key] = _value(value)
 
     from rlad.mechanism import diagnose
+    from rlad.run.callbacks import quiet_libraries
     from rlad.run.models import ModelLoadError
     from rlad.tasks import TaskDataError, UnknownNameError
     from rlad.teacher.tokenizer_check import TokenizerMismatchError
 
+    quiet_libraries()  # no "Loading weights" bars around the report
     try:
         report = diagnose(
             args.student,

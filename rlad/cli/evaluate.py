@@ -188,7 +188,9 @@ def run(args: argparse.Namespace) -> int:
     except OSError as err:
         raise UserError(str(err)) from err
     from rlad.eval.evaluate import evaluate_model
+    from rlad.run.callbacks import quiet_libraries
 
+    quiet_libraries()  # the evaluation's own bar, not the libraries' "Loading weights"
     task, dataset = _load_task_and_data(args)
     ood = _ood_subsets(args, dataset)
     model, tokenizer, backend = _model_or_backend(args)

@@ -110,7 +110,7 @@ def test_teacher_logprobs_match_the_trainer_scorer(toy_models):
         torch.testing.assert_close(logp[mask], t["teacher"][group][mask], rtol=1e-5, atol=1e-5)
 
 
-def test_toy_pair_report(toy_models, tmp_path):
+def test_toy_pair_report(toy_models, tmp_path, capsys):
     from rlad.cli.main import main
 
     out = tmp_path / "report.json"
@@ -118,6 +118,7 @@ def test_toy_pair_report(toy_models, tmp_path):
     args += ["--task", "arithmetic", "--n", "8", "--k", "4", "--max-new-tokens", "24", "--output", str(out)]
     args += [f"--task-option={k}={v}" for k, v in DEMO_OPTIONS.items()]
     assert main(args) == 0
+    assert "Loading weights" not in capsys.readouterr().err  # the report alone, no library bars
     report = json.loads(out.read_text())
     assert (
         report["num_rollouts"] == 32 and sum(report["log_ratio_histogram"].values()) == report["num_tokens"]
