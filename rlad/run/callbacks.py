@@ -138,7 +138,8 @@ def quiet_progress(trainer: Any, desc: str = "train") -> ProgressBarCallback:
 
 def quiet_libraries() -> None:
     """Keep library chatter off the terminal in the default (non-verbose) mode: Transformers' and
-    Datasets' own progress bars ("Loading weights") and the CPU-only ``pin_memory`` warning."""
+    Datasets' own progress bars ("Loading weights"), the CPU-only ``pin_memory`` warning and peft's use
+    of a deprecated transformers alias."""
     import warnings
 
     from transformers.utils import logging as hf_logging
@@ -151,3 +152,7 @@ def quiet_libraries() -> None:
     else:
         disable_progress_bars()
     warnings.filterwarnings("ignore", message=".*'pin_memory' argument is set as true.*")
+    # peft's save_pretrained still asks for transformers 5's deprecated alias at every LoRA checkpoint
+    warnings.filterwarnings(
+        "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
+    )
