@@ -8,12 +8,14 @@ teacher ``smollm2-135m-sums`` (the end of that run); the students train LoRA ada
 generation batch per 4 optimiser steps, a constant rate, bf16 autocast on the CPU). Phases:
 
 1. ``compare``: the ``rlad compare`` preset, every method x ``seeds``, two trainings at once (one thread
-   each), each final model evaluated on 64 test problems x 4 samples (an evaluation costs about as much
+   each), each final model evaluated on 64 test problems x 4 samples (the recipe's ``d2`` subset, two
+   two-digit operands: what the runs train on) (an evaluation costs about as much
    as 10 training steps here, so the curves are the training reward, 64 rollouts per point, not
    periodic evaluations); finished runs are reused, so ``rlad compare recipes/real_sums_lora.yaml --workers 2 --out OUT <OVERRIDES>`` fills the
    same folder.
 2. ``mechanism``: ``rlad diagnose`` of the student before training and of each method's first-seed final
-   model against the teacher (the same 32 train prompts x 4 samples, seed 0): what TRRD would do next.
+   model against the teacher (the same 32 train prompts of ``d2`` x 4 samples, seed 0): what TRRD would
+   do next.
 3. ``cost``, alone on the machine: GRPO, KDRL and RLAD side by side in one process
    (:func:`benchmarks.cost.side_by_side`, the comparison's batch and settings, ``COST_STEPS`` timed steps).
 4. ``report``: ``OUT/report.md`` and ``OUT/report.json``; the curves are ``OUT/val_accuracy.png``.
@@ -42,7 +44,6 @@ METHODS = ("grpo", "rlad", "kdrl", "sft")  # pairs started side by side: grpo wi
 # so the CLI and this module fill one folder). The rate was chosen by a 13-step GRPO probe of 5e-4 vs
 # 1e-3 (train reward 0.19 -> 0.38 vs 0.19 -> 0.19), for every method alike.
 OVERRIDES = (
-    "task_options.subsets=d2",
     "max_steps=32",
     "eval_every=0",
     "learning_rate=5e-4",
