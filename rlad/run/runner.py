@@ -158,7 +158,7 @@ def train_recipe(
             train_dataset=train,
             processing_class=tokenizer,
             callbacks=callbacks,
-            peft_config=_lora_config(recipe.lora),
+            peft_config=lora_config(recipe.lora),
         )
     progress = None if verbose else quiet_progress(trainer, progress_desc)
     try:
@@ -186,7 +186,7 @@ def train_recipe(
     )
 
 
-def _lora_config(options: dict | None) -> Any:
+def lora_config(options: dict | None) -> Any:
     """``peft.LoraConfig`` from a recipe's ``lora`` mapping (None: full fine-tuning)."""
     if not options:
         return None

@@ -22,8 +22,8 @@ the batch::
 The budget is the recipe's: ``max_steps``, ``learning_rate``, ``per_device_train_batch_size`` (here
 (prompt, completion) pairs per device), ``seed``, ``output_dir`` and every other ``TrainingArguments``
 field the recipe sets (scheduler, logging, checkpoints). RL-only fields (``num_generations``, ``loss``,
-``alpha``, ...) do not apply. The result mirrors ``rlad train``: ``output_dir/final`` (loadable with
-``from_pretrained``), ``output_dir/metrics.jsonl`` (its first record holds the acceptance counts, and
+``alpha``, ...) do not apply; a recipe's ``lora:`` block trains a LoRA adapter, as it does for the RL
+methods. The result mirrors ``rlad train``: ``output_dir/final`` (a model, or an adapter over the base), ``output_dir/metrics.jsonl`` (its first record holds the acceptance counts, and
 ``eval/*`` records appear when the recipe sets ``eval_every``), plus ``output_dir/sft_data.jsonl``, the
 accepted pairs.
 """
@@ -251,7 +251,7 @@ def sft_distill(
     from rlad.run.callbacks import quiet_libraries, quiet_progress
     from rlad.run.folder import latest_complete_checkpoint, prepare_fresh, rewind_metrics
     from rlad.run.models import check_model_path, resolve_model
-    from rlad.run.runner import load_student_tokenizer, load_task_data, run_callbacks
+    from rlad.run.runner import load_student_tokenizer, load_task_data, lora_config, run_callbacks
 
     if samples_per_prompt < 1:
         raise RecipeError(f"samples_per_prompt must be >= 1, got {samples_per_prompt}")
@@ -304,6 +304,7 @@ def sft_distill(
         train_dataset=datasets.Dataset.from_list(pairs),
         processing_class=tokenizer,
         callbacks=callbacks,
+        peft_config=lora_config(recipe.lora),  # the recipe's LoRA block, as the RL methods train
     )
     if not verbose:
         quiet_progress(trainer, "sft")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import yaml
 from transformers import AutoModelForCausalLM
 
 import rlad.run.sft_distill as sft
@@ -61,9 +62,8 @@ def test_no_accepted_samples_is_a_clear_error(rlad_cli, recipe_file, tmp_path):
     assert record["sft/teacher_samples"] == 12 and record["sft/accepted"] == 0
 
 
-def test_sft_distill_trains_on_accepted_samples(rlad_cli, recipe_file, tmp_path, monkeypatch):
-    """A stand-in teacher whose first sample per prompt is the reference scratchpad, the rest wrong."""
-    calls = {}
+def _stand_in_teacher(calls: dict):
+    """A teacher whose first sample per prompt is the reference scratchpad, the rest wrong."""
 
     def fake_teacher(teacher, prompts, n, **sampling):
         calls.update(n=n, teacher=teacher, **sampling)
@@ -75,7 +75,12 @@ def test_sft_distill_trains_on_accepted_samples(rlad_cli, recipe_file, tmp_path,
             groups.append([scratchpad(numbers, ops)[0]] + ["A:999"] * (n - 1))
         return groups
 
-    monkeypatch.setattr(sft, "sample_teacher", fake_teacher)
+    return fake_teacher
+
+
+def test_sft_distill_trains_on_accepted_samples(rlad_cli, recipe_file, tmp_path, monkeypatch):
+    calls = {}
+    monkeypatch.setattr(sft, "sample_teacher", _stand_in_teacher(calls))
     code, out, err = rlad_cli("sft-distill", recipe_file(), "--samples-per-prompt", 3, "temperature=0.7")
     assert code == 0, err
     # 6 prompts of the 16: the RL budget (3 steps x 8 completions / 4 per prompt)
@@ -88,6 +93,29 @@ def test_sft_distill_trains_on_accepted_samples(rlad_cli, recipe_file, tmp_path,
     assert [r["step"] for r in records if "eval/mean_at_k" in r] == [2, 3]
     assert len((run / "sft_data.jsonl").read_text().splitlines()) == 6
     AutoModelForCausalLM.from_pretrained(run / "final")
+
+
+def test_sft_distill_trains_the_recipes_lora_adapter_like_the_rl_methods(
+    rlad_cli, recipe_file, tiny_models, tmp_path, monkeypatch
+):
+    """A recipe's ``lora:`` block applies to SFT too: the same adapter, not a full fine-tune."""
+    from peft import PeftModel
+    from safetensors.torch import load_file
+
+    path = recipe_file()
+    recipe = yaml.safe_load(path.read_text())
+    recipe.update(eval_every=0, lora={"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"]})
+    path.write_text(yaml.safe_dump(recipe))
+    monkeypatch.setattr(sft, "sample_teacher", _stand_in_teacher({}))
+    code, _, err = rlad_cli("sft-distill", path, "--samples-per-prompt", 2)
+    assert code == 0, err
+    final = tmp_path / "run" / "final"
+    assert (final / "adapter_config.json").is_file() and not (final / "model.safetensors").exists()
+    weights = load_file(final / "adapter_model.safetensors")
+    assert weights and all("lora_" in name for name in weights)
+    assert any(bool(w.abs().sum() > 0) for name, w in weights.items() if "lora_B" in name)  # B starts at 0
+    base = AutoModelForCausalLM.from_pretrained(tiny_models[0])
+    assert isinstance(PeftModel.from_pretrained(base, str(final)), PeftModel)
 
 
 def test_sft_distill_refuses_a_used_folder_and_resumes_without_resampling(
