@@ -8,11 +8,11 @@ teacher ``smollm2-135m-sums`` (the end of that run); the students train LoRA ada
 generation batch per 4 optimiser steps, a constant rate, bf16 autocast on the CPU). Phases:
 
 1. ``compare``: the ``rlad compare`` preset, every method x ``seeds``, two trainings at once (one thread
-   each), each final model evaluated on 64 test problems x 4 samples (the recipe's ``d2`` subset, two
-   two-digit operands: what the runs train on) (an evaluation costs about as much
-   as 10 training steps here, so the curves are the training reward, 64 rollouts per point, not
-   periodic evaluations); finished runs are reused, so ``rlad compare recipes/real_sums_lora.yaml --workers 2 --out OUT <OVERRIDES>`` fills the
-   same folder.
+   each), each final model evaluated on 64 test problems x 4 samples of the recipe's ``d2`` subset (two
+   two-digit operands: what the runs train on). An evaluation costs about as much as 10 training steps
+   here, so the curves are the training reward (64 rollouts per point), not periodic evaluations.
+   Finished runs are reused, so ``rlad compare recipes/real_sums_lora.yaml --workers 2 --out OUT
+   <OVERRIDES>`` fills the same folder.
 2. ``mechanism``: ``rlad diagnose`` of the student before training and of each method's first-seed final
    model against the teacher (the same 32 train prompts of ``d2`` x 4 samples, seed 0): what TRRD would
    do next.
@@ -53,15 +53,7 @@ OVERRIDES = (
     "use_cpu=true",
     "save_steps=16",
 )
-MECHANISM = {
-    "task_options": {"subsets": "d2"},
-    "n": 32,
-    "k": 4,
-    "max_new_tokens": 64,
-    "temperature": 1.0,
-    "split": "train",
-    "seed": 0,
-}
+MECHANISM = {"n": 32, "k": 4, "max_new_tokens": 64, "temperature": 1.0, "split": "train", "seed": 0}
 COST_STEPS = 8  # timed steps per method after one warm-up step: two generation batches of four steps
 HARDEST = "d2"  # two two-digit operands
 
@@ -83,13 +75,14 @@ def mechanism_phase(out: Path, finals: dict[str, str]) -> dict[str, dict[str, An
     model in ``OUT/mechanism/<name>.json``."""
     from rlad.mechanism import diagnose
 
-    teacher = load().config["teacher_model"]
+    recipe = load()
+    teacher, options = recipe.config["teacher_model"], recipe.task_options
     reports = {}
     for name, model in finals.items():
         path = out / "mechanism" / f"{name}.json"
         if not path.is_file():
             started = time.time()
-            report = dataclasses.asdict(diagnose(model, teacher, "sums", **MECHANISM))
+            report = dataclasses.asdict(diagnose(model, teacher, "sums", task_options=options, **MECHANISM))
             report["model"], report["seconds"] = model, round(time.time() - started, 1)
             write_json_atomic(path, report)
             print(f"mechanism {name}: {report['seconds']:.0f} s")
@@ -200,7 +193,8 @@ def report(out: Path, result: Any, mechanism: dict[str, Any], cost: dict[str, An
         "",
         "## Mechanism before and after (rlad diagnose on the student's own samples, against the teacher)",
         "",
-        f"Settings: {MECHANISM}, alpha 0.5, c = 1, eps_high 0.28; after training: each method's first seed.",
+        f"Settings: {MECHANISM}, task options {load().task_options}, alpha 0.5, c = 1, eps_high 0.28; after "
+        "training: each method's first seed.",
         "",
         *mechanism_table(mechanism),
         "",

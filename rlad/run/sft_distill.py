@@ -23,9 +23,9 @@ The budget is the recipe's: ``max_steps``, ``learning_rate``, ``per_device_train
 (prompt, completion) pairs per device), ``seed``, ``output_dir`` and every other ``TrainingArguments``
 field the recipe sets (scheduler, logging, checkpoints). RL-only fields (``num_generations``, ``loss``,
 ``alpha``, ...) do not apply; a recipe's ``lora:`` block trains a LoRA adapter, as it does for the RL
-methods. The result mirrors ``rlad train``: ``output_dir/final`` (a model, or an adapter over the base), ``output_dir/metrics.jsonl`` (its first record holds the acceptance counts, and
-``eval/*`` records appear when the recipe sets ``eval_every``), plus ``output_dir/sft_data.jsonl``, the
-accepted pairs.
+methods. The result mirrors ``rlad train``: ``output_dir/final`` (a model, or an adapter over the base),
+``output_dir/metrics.jsonl`` (its first record holds the acceptance counts, and ``eval/*`` records
+appear when the recipe sets ``eval_every``), plus ``output_dir/sft_data.jsonl``, the accepted pairs.
 """
 
 from __future__ import annotations
