@@ -26,7 +26,7 @@ TASK_OPTIONS = {"subsets": "d2"}  # two two-digit operands: where the student st
 LEARNING_RATE = 5e-4
 STEPS = 32
 EVAL_EVERY = 0
-MINUTES = 20  # `rlad demo --real` on a 2-core CPU: 18 min measured 2026-11-30 (docs/real_models.md)
+MINUTES = 20  # `rlad demo --real` on 2 cores: 22 min measured 2026-11-30 (other work running)
 
 PROMPTS_PER_STEP = 4
 NUM_GENERATIONS = 4
